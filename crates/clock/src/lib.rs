@@ -1,0 +1,115 @@
+//! Virtual time for offline runs.
+//!
+//! Every branch of work (an execution, a Map iteration, a Parallel branch) carries its own virtual
+//! "now" in a tokio task-local. Waiting advances that branch's time instantly; a child branch starts
+//! at its parent's time and the parent resumes at the latest time of its children. Independent
+//! branches never wait for each other, so there is no global coordinator to deadlock, and a run is
+//! deterministic whatever the thread scheduling.
+//!
+//! Outside a [`scope`], [`now`] is the wall clock and [`sleep`] really sleeps: the same code runs in
+//! real-time mode unchanged.
+//!
+//! Services emulated out of the task (cloud-local) learn the caller's time from the
+//! [`VIRTUAL_TIME_HEADER`] request header, which the local HTTP client adds.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Request header carrying the caller's virtual time, in milliseconds since the Unix epoch.
+pub const VIRTUAL_TIME_HEADER: &str = "x-fleetshift-virtual-time";
+
+tokio::task_local! {
+    static NOW: Cell<SystemTime>;
+}
+
+/// Runs `fut` as a branch whose virtual time starts at `start`; returns its output and the branch's
+/// time when it finished.
+pub async fn scope<F: Future>(start: SystemTime, fut: F) -> (F::Output, SystemTime) {
+    NOW.scope(Cell::new(start), async move {
+        let out = fut.await;
+        (out, now())
+    })
+    .await
+}
+
+/// Whether the current task runs on virtual time.
+pub fn is_virtual() -> bool {
+    NOW.try_with(|_| ()).is_ok()
+}
+
+/// The current branch's time (the wall clock outside a [`scope`]).
+pub fn now() -> SystemTime {
+    NOW.try_with(Cell::get)
+        .unwrap_or_else(|_| SystemTime::now())
+}
+
+/// Milliseconds since the Unix epoch of [`now`].
+pub fn now_millis() -> u64 {
+    to_millis(now())
+}
+
+/// Moves the current branch's time forward to `t` (never backwards). No effect outside a scope.
+pub fn advance_to(t: SystemTime) {
+    let _ = NOW.try_with(|c| {
+        if t > c.get() {
+            c.set(t);
+        }
+    });
+}
+
+/// Waits `d`: instantly on virtual time (the branch's time moves on), really on the wall clock.
+pub async fn sleep(d: Duration) {
+    if is_virtual() {
+        advance_to(now() + d);
+        // Let other tasks run, as a real wait would.
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn to_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub fn from_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sleep_advances_only_the_branch() {
+        let start = from_millis(1_000_000);
+        let ((), end) = scope(start, async {
+            sleep(Duration::from_secs(3600)).await;
+            assert_eq!(now_millis(), 1_000_000 + 3_600_000);
+        })
+        .await;
+        assert_eq!(to_millis(end), 1_000_000 + 3_600_000);
+        assert!(!is_virtual());
+    }
+
+    #[tokio::test]
+    async fn branches_are_independent() {
+        let start = from_millis(0);
+        let a = scope(start, async { sleep(Duration::from_secs(10)).await });
+        let b = scope(start, async { sleep(Duration::from_secs(20)).await });
+        let ((_, ta), (_, tb)) = tokio::join!(a, b);
+        assert_eq!(to_millis(ta), 10_000);
+        assert_eq!(to_millis(tb), 20_000);
+    }
+
+    #[tokio::test]
+    async fn advance_never_goes_back() {
+        let (_, end) = scope(from_millis(5_000), async { advance_to(from_millis(1_000)) }).await;
+        assert_eq!(to_millis(end), 5_000);
+    }
+}

@@ -1,0 +1,68 @@
+//! Client construction: aws-config is loaded once per process and every client is built from it.
+//!
+//! `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) is honoured by aws-config,
+//! so every client can be pointed at a local server. The SDK's own retries are kept to
+//! [`SDK_MAX_ATTEMPTS`]: Step Functions owns the long, jittered backoff, and two layers of retries
+//! would multiply.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Attempts the SDK makes per call before the error reaches the state machine's retriers.
+pub const SDK_MAX_ATTEMPTS: u32 = 2;
+
+/// Loads the shared configuration from the environment (region, credentials, endpoint URL).
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .load()
+        .await
+}
+
+/// The retry policy every client uses.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS)
+}
+
+/// A WorkSpaces client in the configured Region.
+pub fn workspaces(config: &SdkConfig) -> aws_sdk_workspaces::Client {
+    aws_sdk_workspaces::Client::new(config)
+}
+
+/// A WorkSpaces client in another Region (the standby Region of CreateStandbyWorkspaces).
+pub fn workspaces_in(config: &SdkConfig, region: &str) -> aws_sdk_workspaces::Client {
+    let conf = aws_sdk_workspaces::config::Builder::from(config)
+        .region(Region::new(region.to_owned()))
+        .build();
+    aws_sdk_workspaces::Client::from_conf(conf)
+}
+
+/// A Migration Hub client for the account's home Region (calls elsewhere fail with
+/// `HomeRegionNotSetException` or `AccessDenied`).
+pub fn migration_hub(config: &SdkConfig, home_region: &str) -> aws_sdk_migrationhub::Client {
+    let conf = aws_sdk_migrationhub::config::Builder::from(config)
+        .region(Region::new(home_region.to_owned()))
+        .build();
+    aws_sdk_migrationhub::Client::from_conf(conf)
+}
+
+/// A Lex V1 model building client.
+#[allow(deprecated)]
+pub fn lex_models(config: &SdkConfig) -> aws_sdk_lexmodelbuilding::Client {
+    aws_sdk_lexmodelbuilding::Client::new(config)
+}
+
+/// A Step Functions client.
+pub fn step_functions(config: &SdkConfig) -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::new(config)
+}
+
+/// An EventBridge client.
+pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(config)
+}
+
+/// Reads a required environment variable, naming it when it is missing (fail fast at cold start).
+pub fn env_var(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+}

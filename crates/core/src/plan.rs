@@ -1,0 +1,574 @@
+//! The wave plan: what an operator asks Fleetshift to move, and how.
+//!
+//! A plan arrives as the Step Functions execution input (console) or as the detail of a
+//! `Wave Requested` EventBridge event. [`Plan::parse`] reads it and checks every field against the
+//! rules of the AWS service models, returning every violation with its field path; the normalised
+//! plan (defaults filled in, each WorkSpace's target bundle resolved) is what the state machine
+//! works from.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::validate::{self, Violations};
+
+/// Step Functions' limit on an execution's input, in bytes.
+pub const MAX_EXECUTION_INPUT_BYTES: usize = 256 * 1024;
+/// AWS advises at most this many concurrent WorkSpaces migrations.
+pub const MAX_CONCURRENT_MIGRATIONS: u32 = 25;
+/// Longest wave id, so that `<waveId>-<hash>` fits Step Functions' 80-character execution names.
+pub const MAX_WAVE_ID_LEN: usize = 63;
+/// Migration Hub's progress update stream used when the plan names none.
+pub const DEFAULT_PROGRESS_UPDATE_STREAM: &str = "fleetshift";
+
+/// A wave: WorkSpaces to migrate to new bundles, Lex V1 bots to migrate to V2, and the settings
+/// shared by all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Plan {
+    /// Names the wave in execution names, Migration Hub task names and events.
+    pub wave_id: String,
+    /// Target bundle for every WorkSpace that does not name its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_id: Option<String>,
+    /// The WorkSpaces to migrate.
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceItem>,
+    /// A BYOL image import that must be COMPLETED before any WorkSpace is touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageGate>,
+    /// Create a standby WorkSpace in another Region for each migrated WorkSpace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby: Option<Standby>,
+    /// Lex V1 bots to migrate to Lex V2.
+    #[serde(default)]
+    pub lex_bots: Vec<LexBot>,
+    /// Migration Hub reporting.
+    #[serde(default)]
+    pub hub: Hub,
+    /// How many WorkSpaces migrate at once (1-25; AWS advises at most 25).
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: u32,
+    /// Poll intervals and deadlines.
+    #[serde(default)]
+    pub polling: Polling,
+}
+
+/// One WorkSpace to migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceItem {
+    pub workspace_id: String,
+    /// Target bundle; defaults to the plan's `bundleId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_id: Option<String>,
+    /// Whether to create a standby for this WorkSpace; defaults to true when the plan has a
+    /// `standby` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby: Option<bool>,
+}
+
+/// The BYOL image import to wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageGate {
+    pub image_id: String,
+}
+
+/// Standby WorkSpaces settings (CreateStandbyWorkspaces in the standby Region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Standby {
+    /// The standby (secondary) Region.
+    pub region: String,
+    /// The directory the standby WorkSpaces join, in the standby Region.
+    pub directory_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_encryption_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    /// `NO_REPLICATION` or `PRIMARY_AS_SOURCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_replication: Option<String>,
+}
+
+impl Standby {
+    /// Checks the settings against the CreateStandbyWorkspaces model; `field` is this section's
+    /// path (`standby`), prefixed to every violation.
+    pub fn check(&self, field: &str, v: &mut Violations) {
+        v.pattern(&format!("{field}.region"), &self.region, &validate::REGION);
+        v.length(&format!("{field}.region"), &self.region, 1, 31);
+        v.length(&format!("{field}.directoryId"), &self.directory_id, 10, 65);
+        v.pattern(
+            &format!("{field}.directoryId"),
+            &self.directory_id,
+            &validate::DIRECTORY_ID,
+        );
+        if let Some(k) = &self.volume_encryption_key {
+            v.length(&format!("{field}.volumeEncryptionKey"), k, 1, 2048);
+            v.pattern(
+                &format!("{field}.volumeEncryptionKey"),
+                k,
+                &validate::KMS_KEY,
+            );
+        }
+        if let Some(d) = &self.data_replication {
+            v.one_of(
+                &format!("{field}.dataReplication"),
+                d,
+                &["NO_REPLICATION", "PRIMARY_AS_SOURCE"],
+            );
+        }
+        if self.tags.len() > 50 {
+            v.push(format!("{field}.tags"), "at most 50 tags");
+        }
+        for (i, t) in self.tags.iter().enumerate() {
+            v.length(&format!("{field}.tags[{i}].key"), &t.key, 1, 127);
+            v.length(&format!("{field}.tags[{i}].value"), &t.value, 0, 255);
+            if t.key.starts_with("aws:") {
+                v.push(format!("{field}.tags[{i}].key"), "must not start with aws:");
+            }
+        }
+    }
+}
+
+/// A resource tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// One Lex V1 bot to migrate (Lex StartMigration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LexBot {
+    pub v1_bot_name: String,
+    pub v1_bot_version: String,
+    pub v2_bot_name: String,
+    pub v2_bot_role: String,
+    /// `CREATE_NEW` or `UPDATE_EXISTING`.
+    pub migration_strategy: String,
+}
+
+/// Migration Hub settings. Migration Hub is closed to new customers: it is off unless enabled
+/// here or by the stack; EventBridge events and the final report are always produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Hub {
+    /// Overrides the stack's setting when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The account's Migration Hub home Region; overrides the stack's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
+    #[serde(default = "default_stream")]
+    pub progress_update_stream: String,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            enabled: None,
+            home_region: None,
+            progress_update_stream: default_stream(),
+        }
+    }
+}
+
+/// Poll intervals and deadlines. Every poll is a paid state transition: the first migration check
+/// waits long enough that a typical migration needs only one or two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Polling {
+    /// Wait before the first check of a started migration (seconds).
+    #[serde(default = "d_first_check")]
+    pub migration_first_check_seconds: u32,
+    /// Wait between later checks (seconds).
+    #[serde(default = "d_interval")]
+    pub migration_interval_seconds: u32,
+    /// A migration whose new WorkSpace is not AVAILABLE this long after it started has failed.
+    #[serde(default = "d_deadline")]
+    pub migration_deadline_minutes: u32,
+    /// Wait between checks of the BYOL image import (seconds).
+    #[serde(default = "d_image_interval")]
+    pub image_poll_seconds: u32,
+    /// The wave fails if the image import is not COMPLETED this long after the wave started.
+    #[serde(default = "d_image_deadline")]
+    pub image_deadline_minutes: u32,
+    /// Wait between checks of a Lex bot migration (seconds).
+    #[serde(default = "d_bot_interval")]
+    pub bot_poll_seconds: u32,
+    /// A bot migration not finished this long after it started has failed.
+    #[serde(default = "d_bot_deadline")]
+    pub bot_deadline_minutes: u32,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Polling {
+            migration_first_check_seconds: d_first_check(),
+            migration_interval_seconds: d_interval(),
+            migration_deadline_minutes: d_deadline(),
+            image_poll_seconds: d_image_interval(),
+            image_deadline_minutes: d_image_deadline(),
+            bot_poll_seconds: d_bot_interval(),
+            bot_deadline_minutes: d_bot_deadline(),
+        }
+    }
+}
+
+fn default_max_concurrency() -> u32 {
+    MAX_CONCURRENT_MIGRATIONS
+}
+fn default_stream() -> String {
+    DEFAULT_PROGRESS_UPDATE_STREAM.to_owned()
+}
+fn d_first_check() -> u32 {
+    3600
+}
+fn d_interval() -> u32 {
+    600
+}
+fn d_deadline() -> u32 {
+    90
+}
+fn d_image_interval() -> u32 {
+    300
+}
+fn d_image_deadline() -> u32 {
+    240
+}
+fn d_bot_interval() -> u32 {
+    60
+}
+fn d_bot_deadline() -> u32 {
+    60
+}
+
+impl Plan {
+    /// Reads and validates a plan, returning every violation with its field path. The result is
+    /// normalised: each WorkSpace names its target bundle and whether it gets a standby.
+    pub fn parse(value: &serde_json::Value) -> Result<Plan, Violations> {
+        let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(0);
+        let mut plan: Plan = serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut v = Violations::default();
+            let path = e.path().to_string();
+            let field = if path == "." { "plan".to_owned() } else { path };
+            v.push(field, e.into_inner().to_string());
+            v
+        })?;
+        let mut v = Violations::default();
+        if size > MAX_EXECUTION_INPUT_BYTES {
+            v.push(
+                "plan",
+                format!(
+                    "must be at most 256 KiB of JSON (the Step Functions input limit; is {size} bytes): split the wave"
+                ),
+            );
+        }
+        plan.check(&mut v);
+        v.into_result()?;
+        plan.normalise();
+        Ok(plan)
+    }
+
+    fn check(&self, v: &mut Violations) {
+        v.length("waveId", &self.wave_id, 1, MAX_WAVE_ID_LEN);
+        v.pattern("waveId", &self.wave_id, &validate::WAVE_ID);
+        if let Some(b) = &self.bundle_id {
+            v.pattern("bundleId", b, &validate::BUNDLE_ID);
+        }
+        if self.workspaces.is_empty() && self.lex_bots.is_empty() {
+            v.push(
+                "workspaces",
+                "the plan must name at least one WorkSpace or Lex bot",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in self.workspaces.iter().enumerate() {
+            let f = format!("workspaces[{i}]");
+            v.pattern(
+                &format!("{f}.workspaceId"),
+                &w.workspace_id,
+                &validate::WORKSPACE_ID,
+            );
+            if !seen.insert(w.workspace_id.as_str()) {
+                v.push(
+                    format!("{f}.workspaceId"),
+                    format!(
+                        "must be unique in the plan ({} appears twice)",
+                        w.workspace_id
+                    ),
+                );
+            }
+            match (&w.bundle_id, &self.bundle_id) {
+                (Some(b), _) => v.pattern(&format!("{f}.bundleId"), b, &validate::BUNDLE_ID),
+                (None, Some(_)) => {}
+                (None, None) => v.push(
+                    format!("{f}.bundleId"),
+                    "is required when the plan has no bundleId",
+                ),
+            }
+            if w.standby == Some(true) && self.standby.is_none() {
+                v.push(
+                    format!("{f}.standby"),
+                    "can be true only when the plan has a standby section",
+                );
+            }
+        }
+        if let Some(img) = &self.image {
+            v.pattern("image.imageId", &img.image_id, &validate::IMAGE_ID);
+        }
+        if let Some(s) = &self.standby {
+            s.check("standby", v);
+        }
+        let mut bots = std::collections::HashSet::new();
+        for (i, b) in self.lex_bots.iter().enumerate() {
+            let f = format!("lexBots[{i}]");
+            v.length(&format!("{f}.v1BotName"), &b.v1_bot_name, 2, 50);
+            v.pattern(
+                &format!("{f}.v1BotName"),
+                &b.v1_bot_name,
+                &validate::LEX_BOT_NAME,
+            );
+            v.length(&format!("{f}.v1BotVersion"), &b.v1_bot_version, 1, 64);
+            v.pattern(
+                &format!("{f}.v1BotVersion"),
+                &b.v1_bot_version,
+                &validate::LEX_BOT_VERSION,
+            );
+            v.length(&format!("{f}.v2BotName"), &b.v2_bot_name, 1, 100);
+            v.pattern(
+                &format!("{f}.v2BotName"),
+                &b.v2_bot_name,
+                &validate::LEX_V2_BOT_NAME,
+            );
+            v.length(&format!("{f}.v2BotRole"), &b.v2_bot_role, 20, 2048);
+            v.pattern(
+                &format!("{f}.v2BotRole"),
+                &b.v2_bot_role,
+                &validate::IAM_ROLE_ARN,
+            );
+            v.one_of(
+                &format!("{f}.migrationStrategy"),
+                &b.migration_strategy,
+                &["CREATE_NEW", "UPDATE_EXISTING"],
+            );
+            if !bots.insert((&b.v1_bot_name, &b.v1_bot_version)) {
+                v.push(
+                    format!("{f}.v1BotName"),
+                    "each bot version may appear once in the plan",
+                );
+            }
+        }
+        if let Some(r) = &self.hub.home_region {
+            v.pattern("hub.homeRegion", r, &validate::REGION);
+        }
+        v.length(
+            "hub.progressUpdateStream",
+            &self.hub.progress_update_stream,
+            1,
+            50,
+        );
+        v.pattern(
+            "hub.progressUpdateStream",
+            &self.hub.progress_update_stream,
+            &validate::PROGRESS_UPDATE_STREAM,
+        );
+        v.range(
+            "maxConcurrency",
+            i64::from(self.max_concurrency),
+            1,
+            i64::from(MAX_CONCURRENT_MIGRATIONS),
+        );
+        let p = &self.polling;
+        v.range(
+            "polling.migrationFirstCheckSeconds",
+            p.migration_first_check_seconds.into(),
+            60,
+            86_400,
+        );
+        v.range(
+            "polling.migrationIntervalSeconds",
+            p.migration_interval_seconds.into(),
+            30,
+            86_400,
+        );
+        v.range(
+            "polling.migrationDeadlineMinutes",
+            p.migration_deadline_minutes.into(),
+            5,
+            24 * 60,
+        );
+        if u64::from(p.migration_first_check_seconds) > u64::from(p.migration_deadline_minutes) * 60
+        {
+            v.push(
+                "polling.migrationFirstCheckSeconds",
+                "must not be later than polling.migrationDeadlineMinutes",
+            );
+        }
+        v.range(
+            "polling.imagePollSeconds",
+            p.image_poll_seconds.into(),
+            30,
+            86_400,
+        );
+        v.range(
+            "polling.imageDeadlineMinutes",
+            p.image_deadline_minutes.into(),
+            5,
+            7 * 24 * 60,
+        );
+        v.range(
+            "polling.botPollSeconds",
+            p.bot_poll_seconds.into(),
+            5,
+            86_400,
+        );
+        v.range(
+            "polling.botDeadlineMinutes",
+            p.bot_deadline_minutes.into(),
+            1,
+            24 * 60,
+        );
+    }
+
+    fn normalise(&mut self) {
+        let has_standby = self.standby.is_some();
+        for w in &mut self.workspaces {
+            if w.bundle_id.is_none() {
+                w.bundle_id = self.bundle_id.clone();
+            }
+            w.standby = Some(w.standby.unwrap_or(has_standby));
+        }
+    }
+
+    /// The Step Functions execution name for this plan: the wave id and a hash of the plan, so a
+    /// duplicate delivery of the same plan names the same execution (StartExecution is idempotent
+    /// by name) and a changed plan gets a new one.
+    pub fn execution_name(&self) -> String {
+        let canonical =
+            serde_json::to_vec(&serde_json::to_value(self).unwrap_or_default()).unwrap_or_default();
+        let digest = Sha256::digest(&canonical);
+        format!("{}-{}", self.wave_id, &hex::encode(digest)[..16])
+    }
+
+    /// Whether Migration Hub reporting is on, given the stack's default.
+    pub fn hub_enabled(&self, stack_default: bool) -> bool {
+        self.hub.enabled.unwrap_or(stack_default)
+    }
+}
+
+/// The Migration Hub task name of a WorkSpace migration (ids only, never user names).
+pub fn workspace_task_name(wave_id: &str, workspace_id: &str) -> String {
+    format!("{wave_id}-{workspace_id}")
+}
+
+/// The Migration Hub task name of a Lex bot migration.
+pub fn bot_task_name(wave_id: &str, bot_name: &str, version: &str) -> String {
+    format!("{wave_id}-lex-{bot_name}-{}", version.replace('$', ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "waveId": "wave-1",
+            "bundleId": "wsb-abcd12345",
+            "workspaces": [{"workspaceId": "ws-abcd12345"}, {"workspaceId": "ws-abcd12346", "bundleId": "wsb-zzzz99999", "standby": false}],
+            "standby": {"region": "us-west-2", "directoryId": "d-1234567890", "dataReplication": "PRIMARY_AS_SOURCE"},
+            "lexBots": [{"v1BotName": "OrderFlowers", "v1BotVersion": "$LATEST", "v2BotName": "order-flowers", "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"}]
+        })
+    }
+
+    #[test]
+    fn valid_plan_is_normalised() {
+        let p = Plan::parse(&valid()).unwrap();
+        assert_eq!(p.workspaces[0].bundle_id.as_deref(), Some("wsb-abcd12345"));
+        assert_eq!(p.workspaces[0].standby, Some(true));
+        assert_eq!(p.workspaces[1].bundle_id.as_deref(), Some("wsb-zzzz99999"));
+        assert_eq!(p.workspaces[1].standby, Some(false));
+        assert_eq!(p.max_concurrency, 25);
+        assert_eq!(p.polling.migration_deadline_minutes, 90);
+        assert_eq!(p.hub.progress_update_stream, "fleetshift");
+        // Normalising twice changes nothing.
+        let again = Plan::parse(&serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(again, p);
+    }
+
+    #[test]
+    fn every_violation_is_reported_with_its_field() {
+        let mut bad = valid();
+        bad["workspaces"][0]["workspaceId"] = json!("WS-1");
+        bad["standby"]["region"] = json!("moon");
+        bad["lexBots"][0]["migrationStrategy"] = json!("MERGE");
+        bad["maxConcurrency"] = json!(100);
+        let v = Plan::parse(&bad).unwrap_err();
+        let fields: Vec<_> = v.0.iter().map(|x| x.field.as_str()).collect();
+        assert!(fields.contains(&"workspaces[0].workspaceId"), "{v}");
+        assert!(fields.contains(&"standby.region"), "{v}");
+        assert!(fields.contains(&"lexBots[0].migrationStrategy"), "{v}");
+        assert!(fields.contains(&"maxConcurrency"), "{v}");
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_name_the_path() {
+        let v =
+            Plan::parse(&json!({"waveId": "w", "workspaces": [{"workspaceID": "ws-abcd12345"}]}))
+                .unwrap_err();
+        assert_eq!(v.0[0].field, "workspaces[0].workspaceID");
+        assert!(v.0[0].rule.contains("unknown field"), "{v}");
+        let v = Plan::parse(&json!({"workspaces": []})).unwrap_err();
+        assert!(v.0[0].rule.contains("waveId"), "{v}");
+    }
+
+    #[test]
+    fn empty_plan_duplicate_ids_and_missing_bundle_are_rejected() {
+        let v = Plan::parse(&json!({"waveId": "w"})).unwrap_err();
+        assert_eq!(v.0[0].field, "workspaces");
+        let v = Plan::parse(&json!({"waveId": "w", "workspaces": [
+            {"workspaceId": "ws-abcd12345", "bundleId": "wsb-abcd12345"},
+            {"workspaceId": "ws-abcd12345"}]}))
+        .unwrap_err();
+        let rules: Vec<_> = v.0.iter().map(|x| x.to_owned()).collect();
+        assert!(
+            rules
+                .iter()
+                .any(|r| r.field == "workspaces[1].workspaceId" && r.rule.contains("unique"))
+        );
+        assert!(
+            rules
+                .iter()
+                .any(|r| r.field == "workspaces[1].bundleId" && r.rule.contains("required"))
+        );
+    }
+
+    #[test]
+    fn oversized_plan_is_rejected() {
+        let items: Vec<_> = (0..9000)
+            .map(|i| json!({"workspaceId": format!("ws-{i:010}"), "bundleId": "wsb-abcd12345"}))
+            .collect();
+        let v = Plan::parse(&json!({"waveId": "big", "workspaces": items})).unwrap_err();
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == "plan" && x.rule.contains("256")),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn execution_name_is_stable_and_valid() {
+        let p = Plan::parse(&valid()).unwrap();
+        let a = p.execution_name();
+        assert_eq!(a, Plan::parse(&valid()).unwrap().execution_name());
+        assert!(a.starts_with("wave-1-") && a.len() <= 80);
+        let mut other = valid();
+        other["maxConcurrency"] = json!(5);
+        assert_ne!(a, Plan::parse(&other).unwrap().execution_name());
+    }
+}
