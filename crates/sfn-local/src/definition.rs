@@ -1,0 +1,1048 @@
+//! Loading and validating a state machine definition (JSONPath query language).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::path::{PathSel, Query, RefPath, ResultSel, Template};
+
+/// Why a definition was rejected: the state (a path like `MapState/Inner`, or empty for the top
+/// level) and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if state.is_empty() { String::new() } else { format!("state '{state}': ") })]
+pub struct DefinitionError {
+    /// The offending state, `/`-separated through Parallel branches and Map processors.
+    pub state: String,
+    /// The rule that is broken.
+    pub message: String,
+}
+
+/// A validated state machine definition, ready to run.
+#[derive(Debug)]
+pub struct Definition {
+    pub(crate) root: Arc<Body>,
+    pub(crate) timeout_seconds: Option<u64>,
+    raw: Value,
+}
+
+impl Definition {
+    /// Parses and validates an ASL document (the JSONPath query language).
+    pub fn parse(json: &str) -> Result<Definition, DefinitionError> {
+        let raw: Value = serde_json::from_str(json).map_err(|e| DefinitionError {
+            state: String::new(),
+            message: format!("the definition is not valid JSON: {e}"),
+        })?;
+        Self::from_value(raw)
+    }
+
+    /// Validates an already-parsed ASL document.
+    pub fn from_value(raw: Value) -> Result<Definition, DefinitionError> {
+        let top = raw.as_object().ok_or_else(|| DefinitionError {
+            state: String::new(),
+            message: "the definition must be a JSON object".into(),
+        })?;
+        if let Some(ql) = top.get("QueryLanguage")
+            && ql != "JSONPath"
+        {
+            return Err(DefinitionError {
+                state: String::new(),
+                message: format!("QueryLanguage {ql} is not supported (only JSONPath)"),
+            });
+        }
+        let timeout_seconds = match top.get("TimeoutSeconds") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| DefinitionError {
+                        state: String::new(),
+                        message: "TimeoutSeconds must be a positive integer".into(),
+                    })?,
+            ),
+        };
+        check_fields(
+            "",
+            top,
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "Version",
+                "TimeoutSeconds",
+                "QueryLanguage",
+            ],
+        )?;
+        let root = parse_body(top, "")?;
+        Ok(Definition {
+            root: Arc::new(root),
+            timeout_seconds,
+            raw,
+        })
+    }
+
+    /// The definition as loaded.
+    pub fn as_json(&self) -> &Value {
+        &self.raw
+    }
+
+    /// A Distributed Map's item processor, run as a state machine of its own.
+    pub(crate) fn from_body(root: Arc<Body>) -> Definition {
+        Definition {
+            root,
+            timeout_seconds: None,
+            raw: Value::Null,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Body {
+    pub(crate) start_at: String,
+    pub(crate) states: HashMap<String, Arc<State>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) input_path: PathSel,
+    pub(crate) output_path: PathSel,
+    pub(crate) parameters: Option<Template>,
+    pub(crate) result_selector: Option<Template>,
+    pub(crate) result_path: ResultSel,
+    pub(crate) next: Option<String>,
+    pub(crate) retry: Vec<Retrier>,
+    pub(crate) catch: Vec<Catcher>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Pass {
+        result: Option<Value>,
+    },
+    Task(Box<TaskSpec>),
+    Choice {
+        choices: Vec<ChoiceRule>,
+        default: Option<String>,
+    },
+    Wait(WaitSpec),
+    Succeed,
+    Fail {
+        error: Option<StrOrQuery>,
+        cause: Option<StrOrQuery>,
+    },
+    Parallel {
+        branches: Vec<Arc<Body>>,
+    },
+    Map(Box<MapSpec>),
+}
+
+#[derive(Debug)]
+pub(crate) enum StrOrQuery {
+    Str(String),
+    Query(Query),
+}
+
+#[derive(Debug)]
+pub(crate) enum Seconds {
+    Fixed(u64),
+    Path(Query),
+}
+
+#[derive(Debug)]
+pub(crate) struct TaskSpec {
+    pub(crate) resource: String,
+    pub(crate) timeout: Option<Seconds>,
+    pub(crate) heartbeat: Option<Seconds>,
+}
+
+#[derive(Debug)]
+pub(crate) enum WaitSpec {
+    Seconds(u64),
+    SecondsPath(Query),
+    Timestamp(String),
+    TimestampPath(Query),
+}
+
+#[derive(Debug)]
+pub(crate) enum MaxConcurrency {
+    Fixed(u64),
+    Path(Query),
+}
+
+#[derive(Debug)]
+pub(crate) struct MapSpec {
+    pub(crate) processor: Arc<Body>,
+    pub(crate) distributed: bool,
+    pub(crate) items_path: PathSel,
+    pub(crate) item_selector: Option<Template>,
+    pub(crate) max_concurrency: MaxConcurrency,
+    pub(crate) tolerated_percentage: Option<f64>,
+    pub(crate) tolerated_count: Option<u64>,
+    pub(crate) batch_max_items: Option<u64>,
+    pub(crate) batch_input: Option<Template>,
+    pub(crate) label: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Retrier {
+    pub(crate) error_equals: Vec<String>,
+    pub(crate) interval_seconds: f64,
+    pub(crate) max_attempts: u64,
+    pub(crate) backoff_rate: f64,
+    pub(crate) max_delay_seconds: Option<f64>,
+    pub(crate) jitter_full: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Catcher {
+    pub(crate) error_equals: Vec<String>,
+    pub(crate) next: String,
+    pub(crate) result_path: ResultSel,
+}
+
+#[derive(Debug)]
+pub(crate) enum ChoiceRule {
+    And(Vec<ChoiceRule>, Option<String>),
+    Or(Vec<ChoiceRule>, Option<String>),
+    Not(Box<ChoiceRule>, Option<String>),
+    Cmp {
+        variable: Query,
+        op: Op,
+        rhs: Rhs,
+        next: Option<String>,
+    },
+}
+
+impl ChoiceRule {
+    pub(crate) fn next(&self) -> Option<&str> {
+        match self {
+            ChoiceRule::And(_, n) | ChoiceRule::Or(_, n) | ChoiceRule::Not(_, n) => n.as_deref(),
+            ChoiceRule::Cmp { next, .. } => next.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    String(Cmp),
+    Numeric(Cmp),
+    Timestamp(Cmp),
+    BooleanEquals,
+    StringMatches,
+    IsNull,
+    IsPresent,
+    IsNumeric,
+    IsString,
+    IsBoolean,
+    IsTimestamp,
+}
+
+#[derive(Debug)]
+pub(crate) enum Rhs {
+    Literal(Value),
+    Path(Query),
+}
+
+fn err(state: &str, message: impl Into<String>) -> DefinitionError {
+    DefinitionError {
+        state: state.to_string(),
+        message: message.into(),
+    }
+}
+
+fn check_fields(
+    state: &str,
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), DefinitionError> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            let hint = match k.as_str() {
+                "Assign" | "Arguments" | "Output" => {
+                    " (variables and JSONata are not supported yet)"
+                }
+                _ => "",
+            };
+            return Err(err(state, format!("field '{k}' is not allowed here{hint}")));
+        }
+    }
+    Ok(())
+}
+
+fn parse_body(obj: &Map<String, Value>, prefix: &str) -> Result<Body, DefinitionError> {
+    let start_at = obj
+        .get("StartAt")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(prefix, "StartAt is required and must be a string"))?
+        .to_string();
+    let states_obj = obj
+        .get("States")
+        .and_then(Value::as_object)
+        .ok_or_else(|| err(prefix, "States is required and must be an object"))?;
+    if states_obj.is_empty() {
+        return Err(err(prefix, "States must not be empty"));
+    }
+    let mut states = HashMap::with_capacity(states_obj.len());
+    for (name, v) in states_obj {
+        let full = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(err(&full, "state names must be 1-80 characters"));
+        }
+        let o = v
+            .as_object()
+            .ok_or_else(|| err(&full, "a state must be a JSON object"))?;
+        states.insert(name.clone(), Arc::new(parse_state(name, &full, o)?));
+    }
+    if !states.contains_key(&start_at) {
+        return Err(err(prefix, format!("StartAt '{start_at}' names no state")));
+    }
+    for s in states.values() {
+        let full = if prefix.is_empty() {
+            s.name.clone()
+        } else {
+            format!("{prefix}/{}", s.name)
+        };
+        let mut targets: Vec<&str> = Vec::new();
+        if let Some(n) = &s.next {
+            targets.push(n);
+        }
+        for c in &s.catch {
+            targets.push(&c.next);
+        }
+        if let Kind::Choice { choices, default } = &s.kind {
+            targets.extend(choices.iter().filter_map(ChoiceRule::next));
+            if let Some(d) = default {
+                targets.push(d);
+            }
+        }
+        for t in targets {
+            if !states.contains_key(t) {
+                return Err(err(
+                    &full,
+                    format!("transition to '{t}', which is not a state here"),
+                ));
+            }
+        }
+    }
+    Ok(Body { start_at, states })
+}
+
+fn path_sel(
+    state: &str,
+    o: &Map<String, Value>,
+    key: &str,
+    intrinsic: bool,
+) -> Result<PathSel, DefinitionError> {
+    match o.get(key) {
+        None => Ok(PathSel::Default),
+        Some(Value::Null) => Ok(PathSel::Null),
+        Some(Value::String(s)) => Query::parse(s, intrinsic)
+            .map(PathSel::Path)
+            .map_err(|e| err(state, format!("{key}: {e}"))),
+        Some(_) => Err(err(state, format!("{key} must be a string or null"))),
+    }
+}
+
+fn result_sel(state: &str, o: &Map<String, Value>) -> Result<ResultSel, DefinitionError> {
+    match o.get("ResultPath") {
+        None => Ok(ResultSel::Default),
+        Some(Value::Null) => Ok(ResultSel::Discard),
+        Some(Value::String(s)) => RefPath::parse(s)
+            .map(|p| ResultSel::Path(p, s.clone()))
+            .map_err(|e| err(state, format!("ResultPath: {e}"))),
+        Some(_) => Err(err(state, "ResultPath must be a string or null")),
+    }
+}
+
+fn template(
+    state: &str,
+    o: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Template>, DefinitionError> {
+    match o.get(key) {
+        None => Ok(None),
+        Some(v @ Value::Object(_)) => Template::compile(v)
+            .map(Some)
+            .map_err(|e| err(state, format!("{key}: {e}"))),
+        Some(v) if key == "Parameters" || key == "ItemSelector" => Template::compile(v)
+            .map(Some)
+            .map_err(|e| err(state, format!("{key}: {e}"))),
+        Some(_) => Err(err(state, format!("{key} must be an object"))),
+    }
+}
+
+fn string_field(
+    state: &str,
+    o: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, DefinitionError> {
+    match o.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(err(state, format!("{key} must be a string"))),
+    }
+}
+
+fn error_equals(
+    state: &str,
+    o: &Map<String, Value>,
+    what: &str,
+) -> Result<Vec<String>, DefinitionError> {
+    let arr = o
+        .get("ErrorEquals")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            err(
+                state,
+                format!("{what}: ErrorEquals is required and must be an array"),
+            )
+        })?;
+    let names: Vec<String> = arr
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| err(state, format!("{what}: ErrorEquals must hold strings")))?;
+    if let Some(pos) = names.iter().position(|n| n == "States.ALL")
+        && names.len() > 1
+    {
+        let _ = pos;
+        return Err(err(
+            state,
+            format!("{what}: States.ALL must appear alone in ErrorEquals"),
+        ));
+    }
+    Ok(names)
+}
+
+const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath"];
+
+fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, DefinitionError> {
+    let ty = o
+        .get("Type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(full, "Type is required"))?;
+    let mut allowed: Vec<&str> = COMMON.to_vec();
+    let extra: &[&str] = match ty {
+        "Pass" => &["Result", "ResultPath", "Parameters"],
+        "Task" => &[
+            "Resource",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+        ],
+        "Choice" => &["Choices", "Default"],
+        "Wait" => &["Seconds", "SecondsPath", "Timestamp", "TimestampPath"],
+        "Succeed" => &[],
+        "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
+        "Parallel" => &[
+            "Branches",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+        ],
+        "Map" => &[
+            "Iterator",
+            "ItemProcessor",
+            "ItemsPath",
+            "ItemSelector",
+            "Parameters",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "Label",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+        ],
+        other => return Err(err(full, format!("unknown state Type '{other}'"))),
+    };
+    allowed.extend_from_slice(extra);
+    check_fields(full, o, &allowed)?;
+
+    let next = string_field(full, o, "Next")?;
+    let end = match o.get("End") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(err(full, "End must be a boolean")),
+    };
+    let terminal = matches!(ty, "Choice" | "Succeed" | "Fail");
+    if terminal {
+        if next.is_some() || o.contains_key("End") {
+            return Err(err(full, format!("a {ty} state cannot have Next or End")));
+        }
+    } else {
+        match (next.is_some(), end) {
+            (true, true) => return Err(err(full, "Next and End cannot both be set")),
+            (false, false) => return Err(err(full, "either Next or End: true is required")),
+            _ => {}
+        }
+    }
+    if matches!(ty, "Fail") && (o.contains_key("InputPath") || o.contains_key("OutputPath")) {
+        return Err(err(
+            full,
+            "a Fail state cannot have InputPath or OutputPath",
+        ));
+    }
+
+    let retry = match o.get("Retry") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse_retrier(full, i, r))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err(full, "Retry must be an array")),
+    };
+    let catch = match o.get("Catch") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_catcher(full, i, c))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err(full, "Catch must be an array")),
+    };
+
+    let kind = match ty {
+        "Pass" => Kind::Pass {
+            result: o.get("Result").cloned(),
+        },
+        "Task" => {
+            let resource = string_field(full, o, "Resource")?
+                .ok_or_else(|| err(full, "Resource is required"))?;
+            if !resource.starts_with("arn:") {
+                return Err(err(full, format!("Resource '{resource}' is not an ARN")));
+            }
+            let seconds = |k: &str, kp: &str| -> Result<Option<Seconds>, DefinitionError> {
+                match (o.get(k), o.get(kp)) {
+                    (Some(_), Some(_)) => {
+                        Err(err(full, format!("{k} and {kp} are mutually exclusive")))
+                    }
+                    (Some(v), None) => Ok(Some(Seconds::Fixed(
+                        v.as_u64()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| err(full, format!("{k} must be a positive integer")))?,
+                    ))),
+                    (None, Some(Value::String(p))) => Ok(Some(Seconds::Path(
+                        Query::parse(p, false).map_err(|e| err(full, format!("{kp}: {e}")))?,
+                    ))),
+                    (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
+                    (None, None) => Ok(None),
+                }
+            };
+            let timeout = seconds("TimeoutSeconds", "TimeoutSecondsPath")?;
+            let heartbeat = seconds("HeartbeatSeconds", "HeartbeatSecondsPath")?;
+            if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
+                && h >= t
+            {
+                return Err(err(
+                    full,
+                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
+                ));
+            }
+            Kind::Task(Box::new(TaskSpec {
+                resource,
+                timeout,
+                heartbeat,
+            }))
+        }
+        "Choice" => {
+            let arr = o
+                .get("Choices")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| err(full, "Choices is required and must be a non-empty array"))?;
+            let choices = arr
+                .iter()
+                .enumerate()
+                .map(|(i, c)| parse_choice(full, &format!("Choices[{i}]"), c, true))
+                .collect::<Result<_, _>>()?;
+            Kind::Choice {
+                choices,
+                default: string_field(full, o, "Default")?,
+            }
+        }
+        "Wait" => {
+            let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+                .into_iter()
+                .filter(|k| o.contains_key(*k))
+                .collect();
+            if present.len() != 1 {
+                return Err(err(
+                    full,
+                    "exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required",
+                ));
+            }
+            let q = |k: &str| -> Result<Query, DefinitionError> {
+                let s = o[k]
+                    .as_str()
+                    .ok_or_else(|| err(full, format!("{k} must be a string")))?;
+                Query::parse(s, false).map_err(|e| err(full, format!("{k}: {e}")))
+            };
+            Kind::Wait(match present[0] {
+                "Seconds" => WaitSpec::Seconds(
+                    o["Seconds"]
+                        .as_u64()
+                        .ok_or_else(|| err(full, "Seconds must be a non-negative integer"))?,
+                ),
+                "SecondsPath" => WaitSpec::SecondsPath(q("SecondsPath")?),
+                "Timestamp" => {
+                    let t = o["Timestamp"]
+                        .as_str()
+                        .ok_or_else(|| err(full, "Timestamp must be a string"))?;
+                    if crate::time::parse_timestamp(t).is_none() {
+                        return Err(err(
+                            full,
+                            format!("Timestamp '{t}' is not an ISO-8601 date-time"),
+                        ));
+                    }
+                    WaitSpec::Timestamp(t.to_string())
+                }
+                _ => WaitSpec::TimestampPath(q("TimestampPath")?),
+            })
+        }
+        "Succeed" => Kind::Succeed,
+        "Fail" => {
+            let pick = |k: &str, kp: &str| -> Result<Option<StrOrQuery>, DefinitionError> {
+                match (o.get(k), o.get(kp)) {
+                    (Some(_), Some(_)) => {
+                        Err(err(full, format!("{k} and {kp} are mutually exclusive")))
+                    }
+                    (Some(Value::String(s)), None) => Ok(Some(StrOrQuery::Str(s.clone()))),
+                    (Some(_), None) => Err(err(full, format!("{k} must be a string"))),
+                    (None, Some(Value::String(p))) => Ok(Some(StrOrQuery::Query(
+                        Query::parse(p, true).map_err(|e| err(full, format!("{kp}: {e}")))?,
+                    ))),
+                    (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
+                    (None, None) => Ok(None),
+                }
+            };
+            Kind::Fail {
+                error: pick("Error", "ErrorPath")?,
+                cause: pick("Cause", "CausePath")?,
+            }
+        }
+        "Parallel" => {
+            let arr = o
+                .get("Branches")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| err(full, "Branches is required and must be a non-empty array"))?;
+            let mut branches = Vec::with_capacity(arr.len());
+            for (i, b) in arr.iter().enumerate() {
+                let bo = b
+                    .as_object()
+                    .ok_or_else(|| err(full, "a branch must be an object"))?;
+                let p = format!("{full}/Branches[{i}]");
+                check_fields(&p, bo, &["StartAt", "States", "Comment"])?;
+                branches.push(Arc::new(parse_body(bo, &p)?));
+            }
+            Kind::Parallel { branches }
+        }
+        "Map" => Kind::Map(Box::new(parse_map(full, o)?)),
+        _ => unreachable!("checked above"),
+    };
+    if matches!(kind, Kind::Map(_))
+        && o.contains_key("Parameters")
+        && o.contains_key("ItemSelector")
+    {
+        return Err(err(
+            full,
+            "Parameters and ItemSelector are mutually exclusive",
+        ));
+    }
+    let parameters = if matches!(kind, Kind::Map(_)) {
+        None
+    } else {
+        template(full, o, "Parameters")?
+    };
+    Ok(State {
+        name: name.to_string(),
+        kind,
+        input_path: path_sel(full, o, "InputPath", false)?,
+        output_path: path_sel(full, o, "OutputPath", false)?,
+        parameters,
+        result_selector: template(full, o, "ResultSelector")?,
+        result_path: result_sel(full, o)?,
+        next,
+        retry,
+        catch,
+    })
+}
+
+fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionError> {
+    let proc_v = match (o.get("ItemProcessor"), o.get("Iterator")) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                full,
+                "ItemProcessor and Iterator are mutually exclusive",
+            ));
+        }
+        (Some(p), None) | (None, Some(p)) => p,
+        (None, None) => return Err(err(full, "ItemProcessor (or Iterator) is required")),
+    };
+    let po = proc_v
+        .as_object()
+        .ok_or_else(|| err(full, "ItemProcessor must be an object"))?;
+    let p = format!("{full}/ItemProcessor");
+    check_fields(&p, po, &["StartAt", "States", "Comment", "ProcessorConfig"])?;
+    let mut distributed = false;
+    if let Some(cfg) = po.get("ProcessorConfig") {
+        match cfg.get("Mode").and_then(Value::as_str) {
+            None | Some("INLINE") => {}
+            Some("DISTRIBUTED") => distributed = true,
+            Some(m) => {
+                return Err(err(
+                    full,
+                    format!("ProcessorConfig.Mode '{m}' is not INLINE or DISTRIBUTED"),
+                ));
+            }
+        }
+    }
+    if o.contains_key("ItemReader") {
+        return Err(err(
+            full,
+            "ItemReader (items from S3) is not supported: pass the items in the input",
+        ));
+    }
+    if o.contains_key("ResultWriter") {
+        return Err(err(full, "ResultWriter is not supported"));
+    }
+    let processor = Arc::new(parse_body(po, &p)?);
+    let max_concurrency = match (o.get("MaxConcurrency"), o.get("MaxConcurrencyPath")) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                full,
+                "MaxConcurrency and MaxConcurrencyPath are mutually exclusive",
+            ));
+        }
+        (Some(v), None) => MaxConcurrency::Fixed(
+            v.as_u64()
+                .ok_or_else(|| err(full, "MaxConcurrency must be a non-negative integer"))?,
+        ),
+        (None, Some(Value::String(s))) => MaxConcurrency::Path(
+            Query::parse(s, false).map_err(|e| err(full, format!("MaxConcurrencyPath: {e}")))?,
+        ),
+        (None, Some(_)) => return Err(err(full, "MaxConcurrencyPath must be a string")),
+        (None, None) => MaxConcurrency::Fixed(0),
+    };
+    let tolerated_percentage = match o.get("ToleratedFailurePercentage") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|p| (0.0..=100.0).contains(p))
+                .ok_or_else(|| {
+                    err(
+                        full,
+                        "ToleratedFailurePercentage must be a number from 0 to 100",
+                    )
+                })?,
+        ),
+    };
+    let tolerated_count = match o.get("ToleratedFailureCount") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| err(full, "ToleratedFailureCount must be a non-negative integer"))?,
+        ),
+    };
+    if !distributed
+        && (tolerated_count.is_some()
+            || tolerated_percentage.is_some()
+            || o.contains_key("ItemBatcher"))
+    {
+        return Err(err(
+            full,
+            "ToleratedFailure* and ItemBatcher need ProcessorConfig.Mode DISTRIBUTED",
+        ));
+    }
+    let (batch_max_items, batch_input) = match o.get("ItemBatcher") {
+        None => (None, None),
+        Some(Value::Object(b)) => (
+            Some(
+                b.get("MaxItemsPerBatch")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::MAX),
+            ),
+            template(full, b, "BatchInput")?,
+        ),
+        Some(_) => return Err(err(full, "ItemBatcher must be an object")),
+    };
+    let item_selector = match template(full, o, "ItemSelector")? {
+        Some(t) => Some(t),
+        None => template(full, o, "Parameters")?,
+    };
+    Ok(MapSpec {
+        processor,
+        distributed,
+        items_path: path_sel(full, o, "ItemsPath", false)?,
+        item_selector,
+        max_concurrency,
+        tolerated_percentage,
+        tolerated_count,
+        batch_max_items,
+        batch_input,
+        label: string_field(full, o, "Label")?,
+    })
+}
+
+fn parse_retrier(full: &str, i: usize, v: &Value) -> Result<Retrier, DefinitionError> {
+    let what = format!("Retry[{i}]");
+    let o = v
+        .as_object()
+        .ok_or_else(|| err(full, format!("{what} must be an object")))?;
+    check_fields(
+        full,
+        o,
+        &[
+            "ErrorEquals",
+            "IntervalSeconds",
+            "MaxAttempts",
+            "BackoffRate",
+            "MaxDelaySeconds",
+            "JitterStrategy",
+            "Comment",
+        ],
+    )?;
+    let num = |k: &str| {
+        o.get(k).map(|v| {
+            v.as_f64()
+                .ok_or_else(|| err(full, format!("{what}: {k} must be a number")))
+        })
+    };
+    let interval_seconds = num("IntervalSeconds").transpose()?.unwrap_or(1.0);
+    if interval_seconds < 1.0 || interval_seconds.fract() != 0.0 {
+        return Err(err(
+            full,
+            format!("{what}: IntervalSeconds must be a positive integer"),
+        ));
+    }
+    let max_attempts = match o.get("MaxAttempts") {
+        None => 3,
+        Some(v) => v.as_u64().ok_or_else(|| {
+            err(
+                full,
+                format!("{what}: MaxAttempts must be a non-negative integer"),
+            )
+        })?,
+    };
+    let backoff_rate = num("BackoffRate").transpose()?.unwrap_or(2.0);
+    if backoff_rate < 1.0 {
+        return Err(err(
+            full,
+            format!("{what}: BackoffRate must be at least 1.0"),
+        ));
+    }
+    let max_delay_seconds = num("MaxDelaySeconds").transpose()?;
+    if let Some(d) = max_delay_seconds
+        && d < 1.0
+    {
+        return Err(err(
+            full,
+            format!("{what}: MaxDelaySeconds must be a positive integer"),
+        ));
+    }
+    let jitter_full = match o.get("JitterStrategy").map(|v| v.as_str()) {
+        None | Some(Some("NONE")) => false,
+        Some(Some("FULL")) => true,
+        _ => {
+            return Err(err(
+                full,
+                format!("{what}: JitterStrategy must be FULL or NONE"),
+            ));
+        }
+    };
+    Ok(Retrier {
+        error_equals: error_equals(full, o, &what)?,
+        interval_seconds,
+        max_attempts,
+        backoff_rate,
+        max_delay_seconds,
+        jitter_full,
+    })
+}
+
+fn parse_catcher(full: &str, i: usize, v: &Value) -> Result<Catcher, DefinitionError> {
+    let what = format!("Catch[{i}]");
+    let o = v
+        .as_object()
+        .ok_or_else(|| err(full, format!("{what} must be an object")))?;
+    check_fields(full, o, &["ErrorEquals", "Next", "ResultPath", "Comment"])?;
+    Ok(Catcher {
+        error_equals: error_equals(full, o, &what)?,
+        next: string_field(full, o, "Next")?
+            .ok_or_else(|| err(full, format!("{what}: Next is required")))?,
+        result_path: result_sel(full, o)?,
+    })
+}
+
+fn parse_choice(
+    full: &str,
+    what: &str,
+    v: &Value,
+    top: bool,
+) -> Result<ChoiceRule, DefinitionError> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| err(full, format!("{what} must be an object")))?;
+    let next = if top {
+        Some(
+            string_field(full, o, "Next")?
+                .ok_or_else(|| err(full, format!("{what}: a top-level choice rule needs Next")))?,
+        )
+    } else {
+        if o.contains_key("Next") {
+            return Err(err(
+                full,
+                format!("{what}: Next is only allowed on a top-level choice rule"),
+            ));
+        }
+        None
+    };
+    let list = |k: &str| -> Result<Vec<ChoiceRule>, DefinitionError> {
+        let arr = o[k]
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| err(full, format!("{what}: {k} must be a non-empty array")))?;
+        arr.iter()
+            .enumerate()
+            .map(|(i, c)| parse_choice(full, &format!("{what}.{k}[{i}]"), c, false))
+            .collect()
+    };
+    if o.contains_key("And") {
+        return Ok(ChoiceRule::And(list("And")?, next));
+    }
+    if o.contains_key("Or") {
+        return Ok(ChoiceRule::Or(list("Or")?, next));
+    }
+    if let Some(n) = o.get("Not") {
+        return Ok(ChoiceRule::Not(
+            Box::new(parse_choice(full, &format!("{what}.Not"), n, false)?),
+            next,
+        ));
+    }
+    let variable = o
+        .get("Variable")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(full, format!("{what}: Variable is required")))?;
+    let variable =
+        Query::parse(variable, false).map_err(|e| err(full, format!("{what}: Variable: {e}")))?;
+    let ops: Vec<(&String, &Value)> = o
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
+        .collect();
+    if ops.len() != 1 {
+        return Err(err(
+            full,
+            format!("{what}: exactly one comparison operator is required"),
+        ));
+    }
+    let (k, val) = ops[0];
+    let (base, is_path) = match k.strip_suffix("Path") {
+        Some(b) if b != "Is" && !k.starts_with("IsPresent") => (b, true),
+        _ => (k.as_str(), false),
+    };
+    let cmp = |s: &str| match s {
+        "Equals" => Some(Cmp::Eq),
+        "LessThan" => Some(Cmp::Lt),
+        "GreaterThan" => Some(Cmp::Gt),
+        "LessThanEquals" => Some(Cmp::Le),
+        "GreaterThanEquals" => Some(Cmp::Ge),
+        _ => None,
+    };
+    let op = if let Some(c) = base.strip_prefix("String").and_then(cmp) {
+        Op::String(c)
+    } else if let Some(c) = base.strip_prefix("Numeric").and_then(cmp) {
+        Op::Numeric(c)
+    } else if let Some(c) = base.strip_prefix("Timestamp").and_then(cmp) {
+        Op::Timestamp(c)
+    } else {
+        match base {
+            "BooleanEquals" => Op::BooleanEquals,
+            "StringMatches" if !is_path => Op::StringMatches,
+            "IsNull" => Op::IsNull,
+            "IsPresent" => Op::IsPresent,
+            "IsNumeric" => Op::IsNumeric,
+            "IsString" => Op::IsString,
+            "IsBoolean" => Op::IsBoolean,
+            "IsTimestamp" => Op::IsTimestamp,
+            _ => {
+                return Err(err(
+                    full,
+                    format!("{what}: unknown comparison operator '{k}'"),
+                ));
+            }
+        }
+    };
+    let rhs = if is_path {
+        let s = val
+            .as_str()
+            .ok_or_else(|| err(full, format!("{what}: {k} must be a path string")))?;
+        Rhs::Path(Query::parse(s, false).map_err(|e| err(full, format!("{what}: {k}: {e}")))?)
+    } else {
+        let ok = match op {
+            Op::String(_) | Op::StringMatches | Op::Timestamp(_) => val.is_string(),
+            Op::Numeric(_) => val.is_number(),
+            _ => val.is_boolean(),
+        };
+        if !ok {
+            return Err(err(
+                full,
+                format!("{what}: {k} has a value of the wrong type: {val}"),
+            ));
+        }
+        Rhs::Literal(val.clone())
+    };
+    Ok(ChoiceRule::Cmp {
+        variable,
+        op,
+        rhs,
+        next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_with_state_and_rule() {
+        let e = Definition::parse(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#)
+            .unwrap_err();
+        assert_eq!(e.state, "A");
+        assert!(e.message.contains("'B'"), "{e}");
+        let e = Definition::parse(r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:x","End":true,"Retry":[{"ErrorEquals":["States.ALL"],"BackoffRate":0.5}]}}}"#).unwrap_err();
+        assert!(e.to_string().contains("BackoffRate"), "{e}");
+    }
+}

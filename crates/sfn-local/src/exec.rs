@@ -1,0 +1,1694 @@
+//! The interpreter: runs a definition's states, writes the history, keeps virtual time.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+
+use crate::definition::{
+    Body, Catcher, ChoiceRule, Cmp, Definition, Kind, MapSpec, MaxConcurrency, Op, Retrier, Rhs,
+    Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
+};
+use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
+use crate::history::HistoryEvent;
+use crate::path::Scope;
+use crate::time::{format_timestamp, parse_timestamp};
+
+/// The payload limit of Step Functions (256 KiB).
+pub(crate) const PAYLOAD_LIMIT: usize = 262_144;
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) error: Option<String>,
+    pub(crate) cause: Option<String>,
+    /// The execution's own TimeoutSeconds ran out: nothing catches it.
+    pub(crate) exec_timeout: bool,
+}
+
+impl Failure {
+    fn new(error: impl Into<String>, cause: Option<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            cause,
+            exec_timeout: false,
+        }
+    }
+    fn name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+    fn uncatchable(&self) -> bool {
+        self.exec_timeout || self.name() == "States.Runtime"
+    }
+}
+
+struct Branch {
+    prev: u64,
+    /// `$$.Map.Item` for Map iterations.
+    item: Option<(usize, Value)>,
+    /// Mixed into the jitter seed so every branch draws its own, repeatable numbers.
+    key: u64,
+}
+
+struct Run {
+    engine: Engine,
+    rec: Arc<ExecRecord>,
+    virtual_time: bool,
+    deadline: Option<SystemTime>,
+    execution_ctx: Value,
+    state_machine_ctx: Value,
+    exec_arn: Arc<str>,
+    exec_name: Arc<str>,
+    definition_timeout: Option<u64>,
+}
+
+fn text(v: &Value) -> Value {
+    Value::String(serde_json::to_string(v).unwrap_or_default())
+}
+
+fn io_details(key: &str, v: &Value) -> Map<String, Value> {
+    let mut m = Map::with_capacity(3);
+    m.insert(key.into(), text(v));
+    m.insert(format!("{key}Details"), json!({"truncated": false}));
+    m
+}
+
+fn error_details(f: &Failure) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(e) = &f.error {
+        m.insert("error".into(), Value::from(e.as_str()));
+    }
+    if let Some(c) = &f.cause {
+        m.insert("cause".into(), Value::from(c.as_str()));
+    }
+    m
+}
+
+fn hash64(parts: &[u64]) -> u64 {
+    // splitmix64 over the parts
+    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+    for p in parts {
+        let mut z = h ^ p.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h = z ^ (z >> 31);
+    }
+    h
+}
+
+fn str_hash(s: &str) -> u64 {
+    hash64(&s.bytes().map(u64::from).collect::<Vec<_>>())
+}
+
+pub(crate) async fn run_execution(
+    engine: Engine,
+    definition: Arc<Definition>,
+    rec: Arc<ExecRecord>,
+) {
+    let virtual_time = matches!(engine.inner.clock, ClockMode::Virtual { .. });
+    let sm_name = rec
+        .sm_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let execution_ctx = json!({
+        "Id": rec.arn,
+        "Input": rec.input,
+        "StartTime": format_timestamp(rec.start),
+        "Name": rec.name,
+        "RoleArn": engine.inner.role_arn,
+        "RedriveCount": 0,
+    });
+    let state_machine_ctx = json!({"Id": rec.sm_arn, "Name": sm_name});
+    let run = Run {
+        deadline: definition
+            .timeout_seconds
+            .map(|t| rec.start + Duration::from_secs(t)),
+        definition_timeout: definition.timeout_seconds,
+        exec_arn: Arc::from(rec.arn.as_str()),
+        exec_name: Arc::from(rec.name.as_str()),
+        engine,
+        rec: rec.clone(),
+        virtual_time,
+        execution_ctx,
+        state_machine_ctx,
+    };
+    let body = definition.root.clone();
+    let fut = async {
+        let mut br = Branch {
+            prev: 0,
+            item: None,
+            key: str_hash(&run.rec.arn),
+        };
+        let mut started = io_details("input", &run.rec.input);
+        started.insert(
+            "roleArn".into(),
+            Value::from(run.engine.inner.role_arn.as_str()),
+        );
+        run.emit(
+            &mut br,
+            "ExecutionStarted",
+            Some(("executionStartedEventDetails", Value::Object(started))),
+        );
+        br.prev = 0;
+        let res = run.run_body(&body, run.rec.input.clone(), &mut br).await;
+        (res, br)
+    };
+    let mut stop = SystemTime::now();
+    let (res, mut br) = if virtual_time {
+        let (r, end) = fleetshift_clock::scope(rec.start, fut).await;
+        stop = end;
+        r
+    } else if let Some(t) = run.definition_timeout {
+        match tokio::time::timeout(Duration::from_secs(t), fut).await {
+            Ok(r) => r,
+            Err(_) => (
+                Err(Failure {
+                    error: Some("States.Timeout".into()),
+                    cause: None,
+                    exec_timeout: true,
+                }),
+                Branch {
+                    prev: 0,
+                    item: None,
+                    key: 0,
+                },
+            ),
+        }
+    } else {
+        fut.await
+    };
+    if !virtual_time {
+        stop = SystemTime::now();
+    }
+    let (status, ty, details) = match &res {
+        Ok(out) => (
+            ExecutionStatus::Succeeded,
+            "ExecutionSucceeded",
+            (
+                "executionSucceededEventDetails",
+                Value::Object(io_details("output", out)),
+            ),
+        ),
+        Err(f) if f.exec_timeout => (
+            ExecutionStatus::TimedOut,
+            "ExecutionTimedOut",
+            (
+                "executionTimedOutEventDetails",
+                Value::Object(error_details(f)),
+            ),
+        ),
+        Err(f) => (
+            ExecutionStatus::Failed,
+            "ExecutionFailed",
+            (
+                "executionFailedEventDetails",
+                Value::Object(error_details(f)),
+            ),
+        ),
+    };
+    {
+        let mut s = rec.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.status != ExecutionStatus::Running {
+            return; // stopped meanwhile
+        }
+        let id = s.events.len() as u64 + 1;
+        s.events.push(HistoryEvent {
+            id,
+            previous_event_id: br.prev,
+            timestamp: stop,
+            event_type: ty,
+            details: Some(details),
+        });
+        br.prev = id;
+        s.status = status;
+        s.stop = Some(stop);
+        match res {
+            Ok(out) => s.output = Some(out),
+            Err(f) => {
+                s.error = f.error;
+                s.cause = f.cause;
+            }
+        }
+    }
+    rec.done.send_replace(true);
+}
+
+enum Step {
+    Next(Value, Option<String>),
+}
+
+fn entered_type(k: &Kind) -> &'static str {
+    match k {
+        Kind::Pass { .. } => "PassStateEntered",
+        Kind::Task(_) => "TaskStateEntered",
+        Kind::Choice { .. } => "ChoiceStateEntered",
+        Kind::Wait(_) => "WaitStateEntered",
+        Kind::Succeed => "SucceedStateEntered",
+        Kind::Fail { .. } => "FailStateEntered",
+        Kind::Parallel { .. } => "ParallelStateEntered",
+        Kind::Map(_) => "MapStateEntered",
+    }
+}
+
+fn exited_type(k: &Kind) -> &'static str {
+    match k {
+        Kind::Pass { .. } => "PassStateExited",
+        Kind::Task(_) => "TaskStateExited",
+        Kind::Choice { .. } => "ChoiceStateExited",
+        Kind::Wait(_) => "WaitStateExited",
+        Kind::Succeed => "SucceedStateExited",
+        Kind::Fail { .. } => "FailStateExited",
+        Kind::Parallel { .. } => "ParallelStateExited",
+        Kind::Map(_) => "MapStateExited",
+    }
+}
+
+fn matches_error(list: &[String], f: &Failure) -> bool {
+    if f.uncatchable() {
+        return false;
+    }
+    let name = f.name();
+    list.is_empty()
+        || list.iter().any(|e| {
+            e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout")
+        })
+}
+
+enum Resource {
+    /// `arn:aws:lambda:...:function:NAME`: the input is the payload, the result is the output.
+    LambdaDirect { arn: String, name: String },
+    /// `arn:aws:states:::lambda:invoke`: FunctionName/Payload parameters, an envelope around the result.
+    LambdaInvoke,
+    /// Any other resource: a handler registered under the exact ARN.
+    Other {
+        resource_type: String,
+        resource: String,
+    },
+}
+
+fn classify(resource: &str) -> Resource {
+    if resource.starts_with("arn:aws:lambda:")
+        || resource.contains(":lambda:") && resource.contains(":function:")
+    {
+        return Resource::LambdaDirect {
+            arn: resource.to_string(),
+            name: function_key(resource),
+        };
+    }
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        if rest == "lambda:invoke" {
+            return Resource::LambdaInvoke;
+        }
+        let mut it = rest.splitn(2, ':');
+        let ty = it.next().unwrap_or_default().to_string();
+        let r = it.next().unwrap_or_default().to_string();
+        return Resource::Other {
+            resource_type: ty,
+            resource: r,
+        };
+    }
+    Resource::Other {
+        resource_type: "activity".into(),
+        resource: resource.to_string(),
+    }
+}
+
+/// Python's `json.dumps` length, for Lambda's Content-Length header.
+fn python_json_len(v: &Value) -> usize {
+    fn s_len(s: &str) -> usize {
+        2 + s
+            .chars()
+            .map(|c| match c {
+                '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+                c if (c as u32) < 0x20 => 6,
+                c if (c as u32) < 0x80 => 1,
+                c if (c as u32) > 0xFFFF => 12,
+                _ => 6,
+            })
+            .sum::<usize>()
+    }
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => s_len(s),
+        Value::Array(a) => {
+            2 + a.iter().map(python_json_len).sum::<usize>() + a.len().saturating_sub(1) * 2
+        }
+        Value::Object(m) => {
+            2 + m
+                .iter()
+                .map(|(k, v)| s_len(k) + 2 + python_json_len(v))
+                .sum::<usize>()
+                + m.len().saturating_sub(1) * 2
+        }
+    }
+}
+
+fn lambda_envelope(payload: Value, request_id: &str, now: SystemTime) -> Value {
+    let len = python_json_len(&payload).to_string();
+    let date = chrono::DateTime::<chrono::Utc>::from(now)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let trace = format!(
+        "Root=1-{:08x}-{}",
+        fleetshift_clock::to_millis(now) / 1000,
+        &request_id.replace('-', "")[..24]
+    );
+    json!({
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": ["$LATEST"],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [len],
+                "Date": [date],
+                "X-Amzn-Trace-Id": [trace],
+                "Content-Type": ["application/json"]
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": len,
+                "Content-Type": "application/json",
+                "Date": date,
+                "X-Amz-Executed-Version": "$LATEST",
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": trace
+            },
+            "HttpStatusCode": 200
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200
+    })
+}
+
+enum CallError {
+    Failed(Failure),
+    TimedOut,
+}
+
+impl Run {
+    fn now(&self) -> SystemTime {
+        if self.virtual_time {
+            fleetshift_clock::now()
+        } else {
+            SystemTime::now()
+        }
+    }
+
+    fn emit(
+        &self,
+        br: &mut Branch,
+        ty: &'static str,
+        details: Option<(&'static str, Value)>,
+    ) -> u64 {
+        let ts = self.now();
+        let mut s = self.rec.state.lock().unwrap_or_else(|e| e.into_inner());
+        let id = s.events.len() as u64 + 1;
+        s.events.push(HistoryEvent {
+            id,
+            previous_event_id: br.prev,
+            timestamp: ts,
+            event_type: ty,
+            details,
+        });
+        br.prev = id;
+        id
+    }
+
+    fn runtime(&self, state: &str, entered: u64, msg: impl std::fmt::Display) -> Failure {
+        Failure::new(
+            "States.Runtime",
+            Some(format!(
+                "An error occurred while executing the state '{state}' (entered at the event id #{entered}). {msg}"
+            )),
+        )
+    }
+
+    fn context(&self, st: &State, entered_time: SystemTime, retry: u64, br: &Branch) -> Value {
+        let mut m = Map::with_capacity(4);
+        m.insert("Execution".into(), self.execution_ctx.clone());
+        m.insert("StateMachine".into(), self.state_machine_ctx.clone());
+        let mut state = Map::new();
+        state.insert(
+            "EnteredTime".into(),
+            Value::from(format_timestamp(entered_time)),
+        );
+        state.insert("Name".into(), Value::from(st.name.as_str()));
+        if matches!(
+            st.kind,
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+        ) {
+            state.insert("RetryCount".into(), Value::from(retry));
+        }
+        m.insert("State".into(), Value::Object(state));
+        if let Some((i, v)) = &br.item {
+            m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
+        }
+        Value::Object(m)
+    }
+
+    fn check_deadline(&self) -> Result<(), Failure> {
+        if let Some(d) = self.deadline
+            && self.virtual_time
+            && fleetshift_clock::now() > d
+        {
+            fleetshift_clock::advance_to(d);
+            return Err(Failure {
+                error: Some("States.Timeout".into()),
+                cause: None,
+                exec_timeout: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits `d`, but no longer than the execution may run.
+    async fn sleep(&self, d: Duration) -> Result<(), Failure> {
+        if self.virtual_time {
+            if let Some(deadline) = self.deadline
+                && fleetshift_clock::now() + d > deadline
+            {
+                fleetshift_clock::advance_to(deadline);
+                return Err(Failure {
+                    error: Some("States.Timeout".into()),
+                    cause: None,
+                    exec_timeout: true,
+                });
+            }
+            fleetshift_clock::sleep(d).await;
+        } else {
+            tokio::time::sleep(d).await;
+        }
+        Ok(())
+    }
+
+    fn run_body<'a>(
+        &'a self,
+        body: &'a Body,
+        input: Value,
+        br: &'a mut Branch,
+    ) -> BoxFut<'a, Result<Value, Failure>> {
+        Box::pin(async move {
+            let mut st = body.states[&body.start_at].clone();
+            let mut input = input;
+            loop {
+                self.check_deadline()?;
+                let entered_time = self.now();
+                let mut d = io_details("input", &input);
+                d.insert("name".into(), Value::from(st.name.as_str()));
+                let entered = self.emit(
+                    br,
+                    entered_type(&st.kind),
+                    Some(("stateEnteredEventDetails", Value::Object(d))),
+                );
+                let Step::Next(output, next) = self
+                    .run_state(&st, input, br, entered, entered_time)
+                    .await?;
+                let mut d = io_details("output", &output);
+                d.insert("name".into(), Value::from(st.name.as_str()));
+                self.emit(
+                    br,
+                    exited_type(&st.kind),
+                    Some(("stateExitedEventDetails", Value::Object(d))),
+                );
+                match next {
+                    Some(n) => {
+                        st = body.states[&n].clone();
+                        input = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        })
+    }
+
+    async fn run_state(
+        &self,
+        st: &State,
+        raw: Value,
+        br: &mut Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Step, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        match &st.kind {
+            Kind::Pass { result } => {
+                let ctx = self.context(st, entered_time, 0, br);
+                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+                let res = match (result, &st.parameters) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(p)) => p
+                        .eval(&Scope {
+                            input: &eff,
+                            context: &ctx,
+                        })
+                        .map_err(rt)?,
+                    (None, None) => eff,
+                };
+                let out = st.result_path.apply(&raw, res).map_err(rt)?;
+                let out = st.output_path.apply(&out, &ctx).map_err(rt)?;
+                Ok(Step::Next(out, st.next.clone()))
+            }
+            Kind::Succeed => {
+                let ctx = self.context(st, entered_time, 0, br);
+                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
+                Ok(Step::Next(out, None))
+            }
+            Kind::Fail { error, cause } => {
+                let ctx = self.context(st, entered_time, 0, br);
+                let pick = |x: &Option<StrOrQuery>| -> Result<Option<String>, Failure> {
+                    match x {
+                        None => Ok(None),
+                        Some(StrOrQuery::Str(s)) => Ok(Some(s.clone())),
+                        Some(StrOrQuery::Query(q)) => match q.eval(&Scope {
+                            input: &raw,
+                            context: &ctx,
+                        }) {
+                            Ok(Value::String(s)) => Ok(Some(s)),
+                            Ok(other) => Err(rt(format!(
+                                "The path '{}' does not reference a string: {other}",
+                                q.text()
+                            ))),
+                            Err(e) => Err(rt(e)),
+                        },
+                    }
+                };
+                Err(Failure {
+                    error: pick(error)?,
+                    cause: pick(cause)?,
+                    exec_timeout: false,
+                })
+            }
+            Kind::Choice { choices, default } => {
+                let ctx = self.context(st, entered_time, 0, br);
+                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+                let scope = Scope {
+                    input: &eff,
+                    context: &ctx,
+                };
+                let mut next = None;
+                for c in choices {
+                    if eval_rule(c, &scope).map_err(rt)? {
+                        next = c.next().map(str::to_string);
+                        break;
+                    }
+                }
+                let next = match next.or_else(|| default.clone()) {
+                    Some(n) => n,
+                    None => {
+                        return Err(Failure::new(
+                            "States.NoChoiceMatched",
+                            Some(format!(
+                                "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched and no Default is given.",
+                                st.name
+                            )),
+                        ));
+                    }
+                };
+                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
+                Ok(Step::Next(out, Some(next)))
+            }
+            Kind::Wait(w) => {
+                let ctx = self.context(st, entered_time, 0, br);
+                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+                let scope = Scope {
+                    input: &eff,
+                    context: &ctx,
+                };
+                let now = self.now();
+                let until: SystemTime = match w {
+                    WaitSpec::Seconds(s) => now + Duration::from_secs(*s),
+                    WaitSpec::SecondsPath(q) => {
+                        let v = q.eval(&scope).map_err(rt)?;
+                        let shown = match &v {
+                            Value::String(s) => s.clone(),
+                            o => o.to_string(),
+                        };
+                        match v.as_i64() {
+                            Some(n) if n < 0 => {
+                                return Err(rt(format!(
+                                    "The SecondsPath parameter references a negative value: {} == {shown}",
+                                    q.text()
+                                )));
+                            }
+                            Some(n) => now + Duration::from_secs(n as u64),
+                            None => {
+                                return Err(rt(format!(
+                                    "The SecondsPath parameter cannot be parsed as a long value: {} == {shown}",
+                                    q.text()
+                                )));
+                            }
+                        }
+                    }
+                    WaitSpec::Timestamp(t) => parse_timestamp(t).unwrap_or(now),
+                    WaitSpec::TimestampPath(q) => {
+                        let v = q.eval(&scope).map_err(rt)?;
+                        match v.as_str().and_then(parse_timestamp) {
+                            Some(t) => t,
+                            None => {
+                                let shown = match &v {
+                                    Value::String(s) => s.clone(),
+                                    o => o.to_string(),
+                                };
+                                return Err(rt(format!(
+                                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {shown}",
+                                    q.text()
+                                )));
+                            }
+                        }
+                    }
+                };
+                let d = until.duration_since(now).unwrap_or_default();
+                if d.as_secs() > i32::MAX as u64 {
+                    return Err(rt("Wait state delay is too long.".into()));
+                }
+                self.sleep(d).await?;
+                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
+                Ok(Step::Next(out, st.next.clone()))
+            }
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                self.run_with_retry(st, raw, br, entered, entered_time)
+                    .await
+            }
+        }
+    }
+
+    async fn run_with_retry(
+        &self,
+        st: &State,
+        raw: Value,
+        br: &mut Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Step, Failure> {
+        let mut counters = vec![0u64; st.retry.len()];
+        let mut retry_count = 0u64;
+        loop {
+            let ctx = self.context(st, entered_time, retry_count, br);
+            let res = match &st.kind {
+                Kind::Task(spec) => self.task_attempt(st, spec, &raw, &ctx, br, entered).await,
+                Kind::Parallel { branches } => {
+                    self.parallel_attempt(st, branches, &raw, &ctx, br, entered)
+                        .await
+                }
+                Kind::Map(spec) => self.map_attempt(st, spec, &raw, &ctx, br, entered).await,
+                _ => unreachable!("only Task, Parallel and Map retry"),
+            };
+            let f = match res {
+                Ok(out) => return Ok(Step::Next(out, st.next.clone())),
+                Err(f) => f,
+            };
+            if let Some(delay) = self.retry_delay(&st.retry, &mut counters, &f, br, retry_count) {
+                self.sleep(delay).await?;
+                retry_count += 1;
+                continue;
+            }
+            return self.catch(st, &st.catch, &raw, f, entered);
+        }
+    }
+
+    fn retry_delay(
+        &self,
+        retriers: &[Retrier],
+        counters: &mut [u64],
+        f: &Failure,
+        br: &Branch,
+        retry_count: u64,
+    ) -> Option<Duration> {
+        if f.uncatchable() {
+            return None;
+        }
+        let i = retriers
+            .iter()
+            .position(|r| matches_error(&r.error_equals, f))?;
+        let r = &retriers[i];
+        if counters[i] >= r.max_attempts {
+            return None;
+        }
+        let mut secs = r.interval_seconds * r.backoff_rate.powi(counters[i] as i32);
+        if let Some(m) = r.max_delay_seconds {
+            secs = secs.min(m);
+        }
+        counters[i] += 1;
+        if r.jitter_full {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(hash64(&[
+                self.engine.inner.seed,
+                br.key,
+                retry_count,
+            ]));
+            secs = rng.random_range(0.0..=secs);
+        }
+        Some(Duration::from_secs_f64(secs.max(0.0)))
+    }
+
+    fn catch(
+        &self,
+        st: &State,
+        catchers: &[Catcher],
+        raw: &Value,
+        f: Failure,
+        entered: u64,
+    ) -> Result<Step, Failure> {
+        let Some(c) = catchers.iter().find(|c| matches_error(&c.error_equals, &f)) else {
+            return Err(f);
+        };
+        let mut m = Map::new();
+        m.insert(
+            "Error".into(),
+            Value::from(f.error.clone().unwrap_or_default()),
+        );
+        if let Some(cause) = &f.cause {
+            m.insert("Cause".into(), Value::from(cause.as_str()));
+        }
+        let out = c
+            .result_path
+            .apply(raw, Value::Object(m))
+            .map_err(|e| self.runtime(&st.name, entered, e))?;
+        Ok(Step::Next(out, Some(c.next.clone())))
+    }
+
+    fn finish(
+        &self,
+        st: &State,
+        raw: &Value,
+        ctx: &Value,
+        result: Value,
+        entered: u64,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let result = match &st.result_selector {
+            Some(t) => t
+                .eval(&Scope {
+                    input: &result,
+                    context: ctx,
+                })
+                .map_err(rt)?,
+            None => result,
+        };
+        let out = st.result_path.apply(raw, result).map_err(rt)?;
+        st.output_path.apply(&out, ctx).map_err(rt)
+    }
+
+    async fn task_attempt(
+        &self,
+        st: &State,
+        spec: &TaskSpec,
+        raw: &Value,
+        ctx: &Value,
+        br: &mut Branch,
+        entered: u64,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let eff = st.input_path.apply(raw, ctx).map_err(rt)?;
+        let params = match &st.parameters {
+            Some(t) => t
+                .eval(&Scope {
+                    input: &eff,
+                    context: ctx,
+                })
+                .map_err(rt)?,
+            None => eff,
+        };
+        let timeout = match &spec.timeout {
+            None => None,
+            Some(Seconds::Fixed(n)) => Some(*n),
+            Some(Seconds::Path(q)) => {
+                let v = q
+                    .eval(&Scope {
+                        input: raw,
+                        context: ctx,
+                    })
+                    .map_err(rt)?;
+                Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                    rt(format!("The TimeoutSecondsPath parameter does not reference a positive integer: {} == {v}", q.text()))
+                })?)
+            }
+        };
+        let resource = classify(&spec.resource);
+        let (function, payload) = match &resource {
+            Resource::LambdaDirect { name, .. } => (name.clone(), params.clone()),
+            Resource::LambdaInvoke => {
+                let fname = params
+                    .get("FunctionName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        rt(
+                            "The lambda:invoke integration needs a FunctionName parameter"
+                                .to_string(),
+                        )
+                    })?;
+                let payload = match params.get("Payload") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(p) => p.clone(),
+                };
+                (fname.to_string(), payload)
+            }
+            Resource::Other { .. } => (spec.resource.clone(), params.clone()),
+        };
+        let (res_type, res_name) = match &resource {
+            Resource::LambdaDirect { .. } => ("", ""),
+            Resource::LambdaInvoke => ("lambda", "invoke"),
+            Resource::Other {
+                resource_type,
+                resource,
+            } => (resource_type.as_str(), resource.as_str()),
+        };
+        let is_direct = matches!(resource, Resource::LambdaDirect { .. });
+        let with_res = |mut m: Map<String, Value>| {
+            m.insert("resource".into(), Value::from(res_name));
+            m.insert("resourceType".into(), Value::from(res_type));
+            Value::Object(m)
+        };
+
+        // Scheduled, Started
+        if let Resource::LambdaDirect { arn, .. } = &resource {
+            let mut d = io_details("input", &params);
+            d.insert("resource".into(), Value::from(arn.as_str()));
+            if let Some(t) = timeout {
+                d.insert("timeoutInSeconds".into(), Value::from(t));
+            }
+            self.emit(
+                br,
+                "LambdaFunctionScheduled",
+                Some(("lambdaFunctionScheduledEventDetails", Value::Object(d))),
+            );
+            self.emit(br, "LambdaFunctionStarted", None);
+        } else {
+            let mut d = Map::new();
+            d.insert("parameters".into(), text(&params));
+            d.insert(
+                "region".into(),
+                Value::from(self.engine.inner.region.as_str()),
+            );
+            if let Some(t) = timeout {
+                d.insert("timeoutInSeconds".into(), Value::from(t));
+            }
+            if let Some(Seconds::Fixed(h)) = &spec.heartbeat {
+                d.insert("heartbeatInSeconds".into(), Value::from(*h));
+            }
+            self.emit(
+                br,
+                "TaskScheduled",
+                Some(("taskScheduledEventDetails", with_res(d))),
+            );
+            self.emit(
+                br,
+                "TaskStarted",
+                Some(("taskStartedEventDetails", with_res(Map::new()))),
+            );
+        }
+
+        let handler = {
+            let h = self
+                .engine
+                .inner
+                .handlers
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let key = if matches!(resource, Resource::Other { .. }) {
+                spec.resource.clone()
+            } else {
+                function_key(&function)
+            };
+            h.get(&key).cloned()
+        };
+        let request_id = crate::intrinsics::uuid_v4();
+        let outcome: Result<Value, CallError> = match handler {
+            None => {
+                let (error, cause) = match &resource {
+                    Resource::Other { .. } => (
+                        "States.Runtime".to_string(),
+                        format!("No handler is registered for resource '{}'", spec.resource),
+                    ),
+                    _ => (
+                        "Lambda.ResourceNotFoundException".to_string(),
+                        format!(
+                            "Function not found: arn:aws:lambda:{}:{}:function:{}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {request_id}; Proxy: null)",
+                            self.engine.inner.region,
+                            self.engine.inner.account,
+                            function_key(&function)
+                        ),
+                    ),
+                };
+                Err(CallError::Failed(Failure::new(error, Some(cause))))
+            }
+            Some(h) => {
+                let tctx = TaskContext {
+                    execution_arn: self.exec_arn.clone(),
+                    execution_name: self.exec_name.clone(),
+                    state_name: st.name.clone(),
+                    function: function_key(&function),
+                    now: self.now(),
+                };
+                let fut = h.call(payload, tctx);
+                let r = if self.virtual_time {
+                    let start = fleetshift_clock::now();
+                    let (r, end) = fleetshift_clock::scope(start, fut).await;
+                    match timeout {
+                        Some(t) if end > start + Duration::from_secs(t) => {
+                            fleetshift_clock::advance_to(start + Duration::from_secs(t));
+                            Err(CallError::TimedOut)
+                        }
+                        _ => {
+                            fleetshift_clock::advance_to(end);
+                            r.map_err(|e| CallError::Failed(lambda_failure(&e)))
+                        }
+                    }
+                } else {
+                    match timeout {
+                        Some(t) => match tokio::time::timeout(Duration::from_secs(t), fut).await {
+                            Ok(r) => r.map_err(|e| CallError::Failed(lambda_failure(&e))),
+                            Err(_) => Err(CallError::TimedOut),
+                        },
+                        None => fut.await.map_err(|e| CallError::Failed(lambda_failure(&e))),
+                    }
+                };
+                r
+            }
+        };
+        let outcome = outcome.and_then(|v| {
+            let size = serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0);
+            if size > PAYLOAD_LIMIT {
+                let who = if is_direct { spec.resource.as_str() } else { res_type };
+                return Err(CallError::Failed(Failure::new(
+                    "States.DataLimitExceeded",
+                    Some(format!(
+                        "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+                    )),
+                )));
+            }
+            Ok(v)
+        });
+        match outcome {
+            Ok(v) => {
+                let result = match resource {
+                    Resource::LambdaInvoke => lambda_envelope(v, &request_id, self.now()),
+                    _ => v,
+                };
+                if is_direct {
+                    self.emit(
+                        br,
+                        "LambdaFunctionSucceeded",
+                        Some((
+                            "lambdaFunctionSucceededEventDetails",
+                            Value::Object(io_details("output", &result)),
+                        )),
+                    );
+                } else {
+                    self.emit(
+                        br,
+                        "TaskSucceeded",
+                        Some((
+                            "taskSucceededEventDetails",
+                            with_res(io_details("output", &result)),
+                        )),
+                    );
+                }
+                self.finish(st, raw, ctx, result, entered)
+            }
+            Err(CallError::Failed(f)) => {
+                if is_direct {
+                    self.emit(
+                        br,
+                        "LambdaFunctionFailed",
+                        Some((
+                            "lambdaFunctionFailedEventDetails",
+                            Value::Object(error_details(&f)),
+                        )),
+                    );
+                } else {
+                    self.emit(
+                        br,
+                        "TaskFailed",
+                        Some(("taskFailedEventDetails", with_res(error_details(&f)))),
+                    );
+                }
+                Err(f)
+            }
+            Err(CallError::TimedOut) => {
+                let f = Failure::new("States.Timeout", None);
+                if is_direct {
+                    self.emit(
+                        br,
+                        "LambdaFunctionTimedOut",
+                        Some((
+                            "lambdaFunctionTimedOutEventDetails",
+                            Value::Object(error_details(&f)),
+                        )),
+                    );
+                } else {
+                    self.emit(
+                        br,
+                        "TaskTimedOut",
+                        Some(("taskTimedOutEventDetails", with_res(error_details(&f)))),
+                    );
+                }
+                Err(f)
+            }
+        }
+    }
+
+    async fn parallel_attempt(
+        &self,
+        st: &State,
+        branches: &[Arc<Body>],
+        raw: &Value,
+        ctx: &Value,
+        br: &mut Branch,
+        entered: u64,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let eff = st.input_path.apply(raw, ctx).map_err(rt)?;
+        let input = match &st.parameters {
+            Some(t) => t
+                .eval(&Scope {
+                    input: &eff,
+                    context: ctx,
+                })
+                .map_err(rt)?,
+            None => eff,
+        };
+        let started = self.emit(br, "ParallelStateStarted", None);
+        let start = self.now();
+        let key = br.key;
+        let futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>> = branches
+            .iter()
+            .enumerate()
+            .map(
+                |(i, b)| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
+                    let input = input.clone();
+                    Box::pin(async move {
+                        let mut child = Branch {
+                            prev: started,
+                            item: None,
+                            key: hash64(&[key, 1, i as u64]),
+                        };
+                        if self.virtual_time {
+                            let (r, end) =
+                                fleetshift_clock::scope(start, self.run_body(b, input, &mut child))
+                                    .await;
+                            (r, end)
+                        } else {
+                            (self.run_body(b, input, &mut child).await, SystemTime::now())
+                        }
+                    })
+                },
+            )
+            .collect();
+        let mut stream = futures_util::stream::iter(futs).buffered(branches.len().max(1));
+        let mut results = Vec::with_capacity(branches.len());
+        let mut failure = None;
+        let mut end_max = start;
+        while let Some((r, end)) = stream.next().await {
+            end_max = end_max.max(end);
+            match r {
+                Ok(v) => results.push(v),
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        if self.virtual_time {
+            fleetshift_clock::advance_to(end_max);
+        }
+        if let Some(f) = failure {
+            if !f.exec_timeout {
+                self.emit(br, "ParallelStateFailed", None);
+            }
+            return Err(f);
+        }
+        self.emit(br, "ParallelStateSucceeded", None);
+        self.finish(st, raw, ctx, Value::Array(results), entered)
+    }
+
+    async fn map_attempt(
+        &self,
+        st: &State,
+        spec: &MapSpec,
+        raw: &Value,
+        ctx: &Value,
+        br: &mut Branch,
+        entered: u64,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let eff = st.input_path.apply(raw, ctx).map_err(rt)?;
+        let items = spec.items_path.apply(&eff, ctx).map_err(rt)?;
+        let Value::Array(items) = items else {
+            return Err(rt(format!(
+                "Items of the Map state must be a JSON array; ItemsPath selected {}",
+                match &items {
+                    Value::Object(_) => "an object",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    _ => "null",
+                }
+            )));
+        };
+        let max = match &spec.max_concurrency {
+            MaxConcurrency::Fixed(n) => *n,
+            MaxConcurrency::Path(q) => {
+                let v = q
+                    .eval(&Scope {
+                        input: &eff,
+                        context: ctx,
+                    })
+                    .map_err(rt)?;
+                match v.as_u64() {
+                    Some(n) if n <= i32::MAX as u64 => n,
+                    _ => {
+                        let shown = match &v {
+                            Value::String(s) => s.clone(),
+                            o => o.to_string(),
+                        };
+                        return Err(rt(format!(
+                            "The MaxConcurrencyPath field refers to value \"{shown}\" which is not a valid integer: {}",
+                            q.text()
+                        )));
+                    }
+                }
+            }
+        };
+        if spec.distributed {
+            return self
+                .distributed_map(st, spec, items, &eff, ctx, max, br, entered, raw)
+                .await;
+        }
+        let n = items.len();
+        let started = self.emit(
+            br,
+            "MapStateStarted",
+            Some(("mapStateStartedEventDetails", json!({"length": n}))),
+        );
+        // Each iteration's input: the item, or the ItemSelector evaluated with $$.Map.Item.
+        let mut inputs = Vec::with_capacity(n);
+        for (i, item) in items.into_iter().enumerate() {
+            match &spec.item_selector {
+                None => inputs.push(item),
+                Some(t) => {
+                    let mut c = ctx.clone();
+                    if let Value::Object(m) = &mut c {
+                        m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                    }
+                    inputs.push(
+                        t.eval(&Scope {
+                            input: &eff,
+                            context: &c,
+                        })
+                        .map_err(rt)?,
+                    );
+                }
+            }
+        }
+        let width = if max == 0 {
+            n.max(1)
+        } else {
+            (max as usize).min(n.max(1))
+        };
+        let start = self.now();
+        let slots = Mutex::new(vec![start; width]);
+        let key = br.key;
+        let name = st.name.as_str();
+        let processor = &spec.processor;
+        let slots_ref = &slots;
+        let futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>> = inputs
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, input)| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
+                    Box::pin(async move {
+                        // A slot frees when an earlier iteration ends: start at that time.
+                        let t0 = {
+                            let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
+                            let (k, _) = s
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, t)| **t)
+                                .unwrap_or((0, &start));
+                            let t = s[k];
+                            s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4); // taken
+                            (k, t)
+                        };
+                        let run = async {
+                            let mut child = Branch {
+                                prev: started,
+                                item: Some((i, input.clone())),
+                                key: hash64(&[key, 2, i as u64]),
+                            };
+                            let d = json!({"index": i, "name": name});
+                            self.emit(
+                                &mut child,
+                                "MapIterationStarted",
+                                Some(("mapIterationStartedEventDetails", d.clone())),
+                            );
+                            let r = self.run_body(processor, input, &mut child).await;
+                            match &r {
+                                Ok(_) => {
+                                    self.emit(
+                                        &mut child,
+                                        "MapIterationSucceeded",
+                                        Some(("mapIterationSucceededEventDetails", d)),
+                                    );
+                                }
+                                Err(f) if !f.exec_timeout => {
+                                    self.emit(
+                                        &mut child,
+                                        "MapIterationFailed",
+                                        Some(("mapIterationFailedEventDetails", d)),
+                                    );
+                                }
+                                Err(_) => {}
+                            }
+                            r
+                        };
+                        let (r, end) = if self.virtual_time {
+                            fleetshift_clock::scope(t0.1, run).await
+                        } else {
+                            (run.await, SystemTime::now())
+                        };
+                        slots_ref.lock().unwrap_or_else(|e| e.into_inner())[t0.0] = end;
+                        (r, end)
+                    })
+                },
+            )
+            .collect();
+        let mut stream = futures_util::stream::iter(futs).buffered(width);
+        let mut results = Vec::with_capacity(n);
+        let mut failure = None;
+        let mut end_max = start;
+        while let Some((r, end)) = stream.next().await {
+            end_max = end_max.max(end);
+            match r {
+                Ok(v) => results.push(v),
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        if self.virtual_time {
+            fleetshift_clock::advance_to(end_max);
+        }
+        if let Some(f) = failure {
+            if !f.exec_timeout {
+                self.emit(br, "MapStateFailed", None);
+            }
+            return Err(f);
+        }
+        self.emit(br, "MapStateSucceeded", None);
+        self.finish(st, raw, ctx, Value::Array(results), entered)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn distributed_map(
+        &self,
+        st: &State,
+        spec: &MapSpec,
+        items: Vec<Value>,
+        eff: &Value,
+        ctx: &Value,
+        max: u64,
+        br: &mut Branch,
+        entered: u64,
+        raw: &Value,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let label = spec.label.clone().unwrap_or_else(|| st.name.clone());
+        let sm_name = self.rec.sm_arn.rsplit(':').next().unwrap_or_default();
+        let run_id = crate::intrinsics::uuid_v4();
+        let region = &self.engine.inner.region;
+        let account = &self.engine.inner.account;
+        let map_run_arn =
+            format!("arn:aws:states:{region}:{account}:mapRun:{sm_name}/{label}:{run_id}");
+        let child_sm = format!("{}/{label}", self.rec.sm_arn);
+        self.emit(
+            br,
+            "MapRunStarted",
+            Some((
+                "mapRunStartedEventDetails",
+                json!({"mapRunArn": map_run_arn}),
+            )),
+        );
+        // Item selection, then batching.
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match &spec.item_selector {
+                None => inputs.push(item),
+                Some(t) => {
+                    let mut c = ctx.clone();
+                    if let Value::Object(m) = &mut c {
+                        m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                    }
+                    inputs.push(
+                        t.eval(&Scope {
+                            input: eff,
+                            context: &c,
+                        })
+                        .map_err(rt)?,
+                    );
+                }
+            }
+        }
+        if let Some(per) = spec.batch_max_items {
+            let per = per.max(1) as usize;
+            let batch_input = match &spec.batch_input {
+                Some(t) => Some(
+                    t.eval(&Scope {
+                        input: eff,
+                        context: ctx,
+                    })
+                    .map_err(rt)?,
+                ),
+                None => None,
+            };
+            inputs = inputs
+                .chunks(per)
+                .map(|c| {
+                    let mut m = Map::new();
+                    if let Some(b) = &batch_input {
+                        m.insert("BatchInput".into(), b.clone());
+                    }
+                    m.insert("Items".into(), Value::Array(c.to_vec()));
+                    Value::Object(m)
+                })
+                .collect();
+        }
+        let n = inputs.len();
+        let width = if max == 0 {
+            n.max(1)
+        } else {
+            (max as usize).min(n.max(1))
+        };
+        let start = self.now();
+        let slots = Mutex::new(vec![start; width]);
+        let slots_ref = &slots;
+        let processor = Arc::new(Definition::from_body(spec.processor.clone()));
+        let child_sm = &child_sm;
+        let parent_arn = self.rec.arn.clone();
+        let futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>> = inputs
+            .into_iter()
+            .map(
+                |input| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
+                    let processor = processor.clone();
+                    let parent_arn = parent_arn.clone();
+                    Box::pin(async move {
+                        let (k, t0) = {
+                            let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
+                            let (k, _) = s
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, t)| **t)
+                                .unwrap_or((0, &start));
+                            let t = s[k];
+                            s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+                            (k, t)
+                        };
+                        let child = async {
+                            let (rec, _) = self
+                                .engine
+                                .create_record(child_sm, None, input, Some(parent_arn))
+                                .map_err(|e| Failure::new("States.Runtime", Some(e.to_string())))?;
+                            run_execution(self.engine.clone(), processor, rec.clone()).await;
+                            let d = rec.describe();
+                            match d.status {
+                                ExecutionStatus::Succeeded => Ok(d.output.unwrap_or(Value::Null)),
+                                _ => Err(Failure {
+                                    error: d.error,
+                                    cause: d.cause,
+                                    exec_timeout: false,
+                                }),
+                            }
+                        };
+                        let (r, end) = if self.virtual_time {
+                            fleetshift_clock::scope(t0, child).await
+                        } else {
+                            (child.await, SystemTime::now())
+                        };
+                        slots_ref.lock().unwrap_or_else(|e| e.into_inner())[k] = end;
+                        (r, end)
+                    })
+                },
+            )
+            .collect();
+        let mut stream = futures_util::stream::iter(futs).buffered(width);
+        let mut results = Vec::with_capacity(n);
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut end_max = start;
+        let tolerated = |failed: usize| -> bool {
+            let by_count = spec.tolerated_count.map(|c| failed as u64 <= c);
+            let by_pct = spec
+                .tolerated_percentage
+                .map(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
+            match (by_count, by_pct) {
+                (None, None) => failed == 0,
+                (a, b) => a.unwrap_or(false) || b.unwrap_or(false),
+            }
+        };
+        let mut over = false;
+        while let Some((r, end)) = stream.next().await {
+            end_max = end_max.max(end);
+            match r {
+                Ok(v) => results.push(v),
+                Err(f) => {
+                    results.push(json!({"Error": f.error, "Cause": f.cause}));
+                    failures.push(f);
+                    if !tolerated(failures.len()) {
+                        over = true;
+                        break;
+                    }
+                }
+            }
+        }
+        drop(stream);
+        if self.virtual_time {
+            fleetshift_clock::advance_to(end_max);
+        }
+        if over {
+            self.emit(
+                br,
+                "MapRunFailed",
+                Some((
+                    "mapRunFailedEventDetails",
+                    json!({
+                        "error": "States.ExceedToleratedFailureThreshold",
+                        "cause": "The specified tolerated failure threshold was exceeded"
+                    }),
+                )),
+            );
+            return Err(Failure::new(
+                "States.ExceedToleratedFailureThreshold",
+                Some("The specified tolerated failure threshold was exceeded".into()),
+            ));
+        }
+        self.emit(br, "MapRunSucceeded", None);
+        self.finish(st, raw, ctx, Value::Array(results), entered)
+    }
+}
+
+/// A handler's failure as Step Functions reports it: the error name is the `errorType`, the
+/// cause is the Lambda error payload.
+fn lambda_failure(e: &crate::engine::TaskFailure) -> Failure {
+    let cause = json!({"errorMessage": e.error_message, "errorType": e.error_type});
+    Failure::new(e.error_type.clone(), Some(cause.to_string()))
+}
+
+fn num_cmp(a: f64, b: f64, c: Cmp) -> bool {
+    match c {
+        Cmp::Eq => a == b,
+        Cmp::Lt => a < b,
+        Cmp::Gt => a > b,
+        Cmp::Le => a <= b,
+        Cmp::Ge => a >= b,
+    }
+}
+
+fn ord_cmp<T: Ord>(a: T, b: T, c: Cmp) -> bool {
+    match c {
+        Cmp::Eq => a == b,
+        Cmp::Lt => a < b,
+        Cmp::Gt => a > b,
+        Cmp::Le => a <= b,
+        Cmp::Ge => a >= b,
+    }
+}
+
+/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
+fn glob(pattern: &str, s: &str) -> bool {
+    enum Tok {
+        Star,
+        Ch(char),
+    }
+    let mut toks = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = it.next() {
+                    toks.push(Tok::Ch(n));
+                }
+            }
+            '*' => toks.push(Tok::Star),
+            c => toks.push(Tok::Ch(c)),
+        }
+    }
+    let s: Vec<char> = s.chars().collect();
+    let (mut p, mut i) = (0usize, 0usize);
+    let (mut star, mut mark) = (None, 0usize);
+    while i < s.len() {
+        if p < toks.len() {
+            match toks[p] {
+                Tok::Ch(c) if c == s[i] => {
+                    p += 1;
+                    i += 1;
+                    continue;
+                }
+                Tok::Star => {
+                    star = Some(p);
+                    mark = i;
+                    p += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some(sp) => {
+                p = sp + 1;
+                mark += 1;
+                i = mark;
+            }
+            None => return false,
+        }
+    }
+    while p < toks.len() && matches!(toks[p], Tok::Star) {
+        p += 1;
+    }
+    p == toks.len()
+}
+
+fn eval_rule(rule: &ChoiceRule, s: &Scope<'_>) -> Result<bool, String> {
+    match rule {
+        ChoiceRule::And(rs, _) => {
+            for r in rs {
+                if !eval_rule(r, s)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        ChoiceRule::Or(rs, _) => {
+            for r in rs {
+                if eval_rule(r, s)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        ChoiceRule::Not(r, _) => Ok(!eval_rule(r, s)?),
+        ChoiceRule::Cmp {
+            variable, op, rhs, ..
+        } => {
+            let var = variable.eval(s);
+            if let Op::IsPresent = op {
+                let want = matches!(rhs, Rhs::Literal(Value::Bool(true)));
+                return Ok(var.is_ok() == want);
+            }
+            let var = var.map_err(|_| {
+                format!(
+                    "Invalid path '{}': The choice state's condition path references an invalid value.",
+                    variable.text()
+                )
+            })?;
+            let rhs = match rhs {
+                Rhs::Literal(v) => v.clone(),
+                Rhs::Path(q) => q.eval(s).map_err(|_| {
+                    format!("Invalid path '{}': The choice state's condition path references an invalid value.", q.text())
+                })?,
+            };
+            let flag = || rhs.as_bool().unwrap_or(false);
+            Ok(match op {
+                Op::IsNull => var.is_null() == flag(),
+                Op::IsNumeric => var.is_number() == flag(),
+                Op::IsString => var.is_string() == flag(),
+                Op::IsBoolean => var.is_boolean() == flag(),
+                Op::IsTimestamp => var.as_str().and_then(parse_timestamp).is_some() == flag(),
+                Op::IsPresent => unreachable!("handled above"),
+                Op::BooleanEquals => match (var.as_bool(), rhs.as_bool()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                },
+                Op::StringMatches => match (var.as_str(), rhs.as_str()) {
+                    (Some(a), Some(p)) => glob(p, a),
+                    _ => false,
+                },
+                Op::String(c) => match (var.as_str(), rhs.as_str()) {
+                    (Some(a), Some(b)) => ord_cmp(a, b, *c),
+                    _ => false,
+                },
+                Op::Numeric(c) => match (&var, &rhs) {
+                    (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+                        (Some(x), Some(y)) => ord_cmp(x, y, *c),
+                        _ => num_cmp(
+                            a.as_f64().unwrap_or(f64::NAN),
+                            b.as_f64().unwrap_or(f64::NAN),
+                            *c,
+                        ),
+                    },
+                    _ => false,
+                },
+                Op::Timestamp(c) => match (
+                    var.as_str().and_then(parse_timestamp),
+                    rhs.as_str().and_then(parse_timestamp),
+                ) {
+                    (Some(a), Some(b)) => ord_cmp(a, b, *c),
+                    _ => false,
+                },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("*.log", "a.log"));
+        assert!(glob("a*b*c", "aXXbYc"));
+        assert!(!glob("a*b", "ac"));
+        assert!(glob("a\\*", "a*"));
+        assert!(!glob("a\\*", "ab"));
+    }
+
+    #[test]
+    fn python_lengths() {
+        assert_eq!(python_json_len(&json!({})), 2);
+        assert_eq!(
+            python_json_len(&json!({"a": [1, 2]})),
+            r#"{"a": [1, 2]}"#.len()
+        );
+    }
+}

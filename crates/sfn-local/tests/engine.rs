@@ -1,0 +1,131 @@
+//! Behaviour of the engine through its public API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sfn_local::{Definition, Engine, ExecutionStatus, StartError, TaskFailure};
+
+fn def(json: &str) -> Arc<Definition> {
+    Arc::new(Definition::parse(json).unwrap())
+}
+
+#[tokio::test]
+async fn retries_on_virtual_time_then_catches() {
+    let d = def(r#"{"StartAt":"T","States":{
+        "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+             "Retry":[{"ErrorEquals":["Busy"],"IntervalSeconds":10,"MaxAttempts":2,"BackoffRate":3}],
+             "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"C"}],"End":true},
+        "C":{"Type":"Pass","End":true}}}"#);
+    let engine = Engine::builder()
+        .handler("flaky", |_: Value| async move {
+            Err::<Value, _>(TaskFailure::new("Busy", "try later"))
+        })
+        .build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine
+        .run(d, &sm, Some("a"), json!({"k": 1}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(out.output.as_ref().unwrap()["err"]["Error"], "Busy");
+    // 10 s then 30 s of backoff, on the virtual clock
+    let took = out
+        .stop_date
+        .unwrap()
+        .duration_since(out.start_date)
+        .unwrap();
+    assert_eq!(took, Duration::from_secs(40));
+    let h = engine.history(&out.execution_arn).unwrap();
+    assert_eq!(
+        h.iter()
+            .filter(|e| e.event_type == "LambdaFunctionFailed")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn task_timeout_uses_the_handlers_virtual_duration() {
+    let d = def(
+        r#"{"StartAt":"T","States":{"T":{"Type":"Task","TimeoutSeconds":5,
+        "Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"slow","Payload.$":"$"},"End":true}}}"#,
+    );
+    let engine = Engine::builder()
+        .handler(
+            "arn:aws:lambda:us-east-1:123456789012:function:slow:$LATEST",
+            |v: Value| async move {
+                fleetshift_clock::sleep(Duration::from_secs(60)).await;
+                Ok(v)
+            },
+        )
+        .build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine.run(d, &sm, None, json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(
+        out.stop_date
+            .unwrap()
+            .duration_since(out.start_date)
+            .unwrap(),
+        Duration::from_secs(5)
+    );
+}
+
+#[tokio::test]
+async fn map_iterations_run_on_their_own_clocks() {
+    let d = def(
+        r#"{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"ItemProcessor":{
+        "StartAt":"W","States":{"W":{"Type":"Wait","SecondsPath":"$","End":true}}},"End":true}}}"#,
+    );
+    let engine = Engine::builder().build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine
+        .run(d, &sm, None, json!([10, 10, 10, 10]))
+        .await
+        .unwrap();
+    assert_eq!(out.output, Some(json!([10, 10, 10, 10])));
+    // two at a time: 20 s in all
+    assert_eq!(
+        out.stop_date
+            .unwrap()
+            .duration_since(out.start_date)
+            .unwrap(),
+        Duration::from_secs(20)
+    );
+}
+
+#[tokio::test]
+async fn names_are_unique_per_state_machine() {
+    let d = def(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#);
+    let engine = Engine::builder().build();
+    let sm = engine.state_machine_arn("m");
+    let a = engine
+        .run(d.clone(), &sm, Some("n"), json!({}))
+        .await
+        .unwrap();
+    let again = engine.start_execution(d, &sm, Some("n"), json!({}));
+    assert_eq!(
+        again,
+        Err(StartError::ExecutionAlreadyExists(a.execution_arn.clone()))
+    );
+    assert_eq!(engine.list(&sm).len(), 1);
+    assert_eq!(
+        engine.describe(&a.execution_arn).unwrap().status,
+        ExecutionStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn background_start_and_wait() {
+    let d = def(r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#);
+    let engine = Engine::builder().build();
+    let sm = engine.state_machine_arn("m");
+    let arn = engine
+        .start_execution(d, &sm, Some("bg"), json!({"a": 1}))
+        .unwrap();
+    let out = engine.wait(&arn).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(out.output, Some(json!({"a": 1})));
+}
