@@ -1,0 +1,582 @@
+//! Conformance against Step Functions executions recorded on AWS (`../shared/conformance/sfn`).
+//!
+//! Runs every case with stub Lambda functions that behave as the data's README describes,
+//! normalises the history as the README says, and compares event types, details (state inputs
+//! and outputs, errors and causes). Prints `conformance <file>: PASSED/TOTAL` and a table by
+//! feature, writes the failing cases with their reasons under target/, and fails when a pass
+//! count drops below `conformance-baseline.json`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use sfn_local::{Definition, Engine, TaskFailure};
+
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/conformance/sfn"
+);
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance-baseline.json");
+const REPORT: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/sfn-conformance-failures.txt");
+
+const SM_NAME: &str = "ArnPart0";
+const EXEC_NAME: &str = "ExecArnPart0";
+
+/// Python's `repr` of a JSON value (what `return_decorated_input` prints).
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let q = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut o = String::new();
+            o.push(q);
+            for c in s.chars() {
+                match c {
+                    '\\' => o.push_str("\\\\"),
+                    '\n' => o.push_str("\\n"),
+                    '\t' => o.push_str("\\t"),
+                    c if c == q => {
+                        o.push('\\');
+                        o.push(c);
+                    }
+                    c => o.push(c),
+                }
+            }
+            o.push(q);
+            o
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(&Value::String(k.clone())), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn stub(engine: &Engine, key: &str, file: &str) {
+    let name = file.trim_end_matches(".py");
+    match name {
+        "id_function" => engine.register(key, |v: Value| async move { Ok::<_, TaskFailure>(v) }),
+        "raise_exception" => engine.register(key, |_: Value| async move {
+            Err::<Value, _>(TaskFailure::new("Exception", "Some exception was raised."))
+        }),
+        "raise_custom_exception" => engine.register(key, |_: Value| async move {
+            Err::<Value, _>(TaskFailure::new("CustomException", ""))
+        }),
+        "return_bytes_str" => engine.register(key, |_: Value| async move {
+            Ok::<_, TaskFailure>(json!("HelloWorld!"))
+        }),
+        "return_decorated_input" => engine.register(key, |v: Value| async move {
+            Ok::<_, TaskFailure>(Value::String(format!("input-event-{}", py_repr(&v))))
+        }),
+        "large_output_string" => engine.register(key, |_: Value| async move {
+            Ok::<_, TaskFailure>(Value::String("a".repeat(257 * 1024)))
+        }),
+        "wait_60_seconds" => engine.register(key, |v: Value| async move {
+            fleetshift_clock::sleep(Duration::from_secs(60)).await;
+            Ok::<_, TaskFailure>(v)
+        }),
+        other => panic!("unknown stub function {other}"),
+    }
+}
+
+fn engine_for(handlers: &[Value]) -> Engine {
+    let engine = Engine::builder()
+        .account("111111111111")
+        .region("us-east-1")
+        .role_arn("snf_role_arn")
+        .seed(7)
+        .build();
+    let files: Vec<&str> = handlers.iter().filter_map(Value::as_str).collect();
+    if !files.is_empty() {
+        for i in 0..6 {
+            let key = if i == 0 {
+                "<lambda_function_name>".to_string()
+            } else {
+                format!("<lambda_function_{i}_name>")
+            };
+            let file = files
+                .get(i)
+                .or(files.first())
+                .copied()
+                .unwrap_or("id_function.py");
+            stub(&engine, &key, file);
+        }
+    }
+    engine
+}
+
+fn is_uuid_at(b: &[u8], i: usize) -> bool {
+    if i + 36 > b.len() {
+        return false;
+    }
+    b[i..i + 36].iter().enumerate().all(|(k, c)| match k {
+        8 | 13 | 18 | 23 => *c == b'-',
+        _ => c.is_ascii_hexdigit(),
+    })
+}
+
+/// Masks what the recordings masked: ARNs' partition and Region, names, UUIDs.
+fn mask_str(s: &str) -> String {
+    let mut s = s
+        .replace(
+            "arn:aws:states:us-east-1:",
+            "arn:<partition>:states:<region>:",
+        )
+        .replace(
+            "arn:aws:lambda:us-east-1:",
+            "arn:<partition>:lambda:<region>:",
+        )
+        .replace(EXEC_NAME, "<ExecArnPart_0idx>")
+        .replace(SM_NAME, "<ArnPart_0idx>");
+    // <lambda_function_N_name> -> <lambda_function_name>
+    while let Some(i) = s.find("<lambda_function_") {
+        let rest = &s[i + 17..];
+        match rest.find("_name>") {
+            Some(j) if j <= 3 && rest[..j].chars().all(|c| c.is_ascii_digit()) => {
+                s = format!("{}<lambda_function_name>{}", &s[..i], &rest[j + 6..]);
+            }
+            _ => break,
+        }
+    }
+    for (from, to) in [("<request_id>", "<uuid>")] {
+        s = s.replace(from, to);
+    }
+    // <uuid:N> -> <uuid>
+    while let Some(i) = s.find("<uuid:") {
+        match s[i..].find('>') {
+            Some(j) => s = format!("{}<uuid>{}", &s[..i], &s[i + j + 1..]),
+            None => break,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() >= 36 {
+        let mut out = String::with_capacity(s.len());
+        let mut i = 0;
+        while i < b.len() {
+            if is_uuid_at(b, i) {
+                out.push_str("<uuid>");
+                i += 36;
+            } else {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+        s = out;
+    }
+    s
+}
+
+fn looks_like_our_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z'
+}
+
+fn mask(v: &Value, key: &str) -> Value {
+    match v {
+        Value::String(s) => {
+            let k = key.to_ascii_lowercase();
+            match key {
+                "x-amzn-RequestId" => return json!("x-amzn-RequestId"),
+                "Date" => return json!("date"),
+                "X-Amzn-Trace-Id" => return json!("X-Amzn-Trace-Id"),
+                "RequestId" => return json!("RequestId"),
+                "region" => return json!("<region>"),
+                _ => {}
+            }
+            if looks_like_our_timestamp(s) {
+                if k.contains("enter") {
+                    return json!("entered-time");
+                }
+                if k.contains("start") {
+                    return json!("start-time");
+                }
+            }
+            Value::String(mask_str(s))
+        }
+        Value::Array(a) => {
+            if matches!(key, "x-amzn-RequestId" | "Date" | "X-Amzn-Trace-Id") {
+                return Value::String(if key == "Date" {
+                    "date".into()
+                } else {
+                    key.into()
+                });
+            }
+            Value::Array(a.iter().map(|x| mask(x, key)).collect())
+        }
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (mask_str(k), mask(x, k))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// README step 1: strings beginning with `{` in a details object are parsed.
+fn parse_braced(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with('{') => {
+            serde_json::from_str(s).unwrap_or_else(|_| v.clone())
+        }
+        other => other.clone(),
+    }
+}
+
+fn normalise_ours(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            let mut m = Map::new();
+            for (k, v) in e.as_object().unwrap() {
+                match k.as_str() {
+                    "id" | "previousEventId" | "timestamp" => {}
+                    "type" => {
+                        m.insert(k.clone(), v.clone());
+                    }
+                    _ => {
+                        let d: Map<String, Value> = v
+                            .as_object()
+                            .map(|o| {
+                                o.iter()
+                                    .map(|(dk, dv)| (dk.clone(), mask(&parse_braced(dv), dk)))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        m.insert(k.clone(), Value::Object(d));
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn normalise_expected(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            let mut m = Map::new();
+            for (k, v) in e.as_object().unwrap() {
+                match k.as_str() {
+                    "id" | "previousEventId" | "timestamp" => {}
+                    "type" => {
+                        m.insert(k.clone(), v.clone());
+                    }
+                    _ => {
+                        m.insert(k.clone(), mask(v, k));
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// A Lambda error payload: compare only errorType and errorMessage when AWS added a stack trace.
+fn error_payload(v: &Value) -> Option<(Value, Value)> {
+    let o = match v {
+        Value::Object(o) => o.clone(),
+        Value::String(s) if s.starts_with('{') => {
+            serde_json::from_str::<Value>(s).ok()?.as_object()?.clone()
+        }
+        _ => return None,
+    };
+    if o.contains_key("errorType") {
+        Some((
+            o.get("errorType").cloned()?,
+            o.get("errorMessage").cloned().unwrap_or(Value::Null),
+        ))
+    } else {
+        None
+    }
+}
+
+fn same(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
+    if expected == actual {
+        return Ok(());
+    }
+    if let (Some(e), Some(a)) = (error_payload(expected), error_payload(actual))
+        && e == a
+    {
+        return Ok(());
+    }
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                match a.get(k) {
+                    Some(av) => same(ev, av, &format!("{at}.{k}"))?,
+                    None => return Err(format!("{at}.{k}: missing (expected {ev})")),
+                }
+            }
+            if let Some(k) = a.keys().find(|k| !e.contains_key(*k)) {
+                return Err(format!("{at}.{k}: unexpected ({})", a[k]));
+            }
+            Ok(())
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (x, y)) in e.iter().zip(a).enumerate() {
+                same(x, y, &format!("{at}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ => {
+            let cut = |v: &Value| {
+                let s = v.to_string();
+                if s.len() > 300 {
+                    format!("{}...", &s[..s.floor_char_boundary(300)])
+                } else {
+                    s
+                }
+            };
+            Err(format!(
+                "{at}: expected {} got {}",
+                cut(expected),
+                cut(actual)
+            ))
+        }
+    }
+}
+
+fn types(ev: &[Value]) -> Vec<String> {
+    ev.iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn compare(expected: &[Value], actual: &[Value], concurrent: bool) -> Result<(), String> {
+    let ordered = (|| {
+        if types(expected) != types(actual) {
+            return Err(format!(
+                "event types differ:\n  expected {:?}\n  actual   {:?}",
+                types(expected),
+                types(actual)
+            ));
+        }
+        for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+            same(
+                e,
+                a,
+                &format!("event {} ({})", i + 1, e["type"].as_str().unwrap_or("")),
+            )?;
+        }
+        Ok(())
+    })();
+    if ordered.is_ok() || !concurrent {
+        return ordered;
+    }
+    // Concurrent branches interleave: every expected event must match one of ours.
+    if expected.len() != actual.len() {
+        return ordered;
+    }
+    let mut used = vec![false; actual.len()];
+    for e in expected {
+        let hit = actual
+            .iter()
+            .enumerate()
+            .find(|(j, a)| !used[*j] && same(e, a, "").is_ok());
+        match hit {
+            Some((j, _)) => used[j] = true,
+            None => return ordered,
+        }
+    }
+    Ok(())
+}
+
+fn feature(case: &str) -> String {
+    // tests/aws/services/stepfunctions/v2/<area>/<test_file>.py::...
+    let path = case.split("::").next().unwrap_or(case);
+    let rel = path.split("/v2/").nth(1).unwrap_or(path);
+    rel.trim_end_matches(".py").to_string()
+}
+
+fn concurrent(def: &Value) -> bool {
+    let s = def.to_string();
+    s.contains("\"Parallel\"") || s.contains("\"Map\"")
+}
+
+async fn run_case(c: &Value) -> Result<(), String> {
+    let def = Definition::from_value(c["definition"].clone())
+        .map_err(|e| format!("definition rejected: {e}"))?;
+    let input = match &c["input"] {
+        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        other => other.clone(),
+    };
+    let engine = engine_for(
+        c["lambda_handlers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+    );
+    let sm = engine.state_machine_arn(SM_NAME);
+    let run = engine.run(Arc::new(def), &sm, Some(EXEC_NAME), input);
+    let done = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .map_err(|_| "did not finish within 20 s of real time".to_string())?
+        .map_err(|e| format!("start failed: {e}"))?;
+    let ours: Vec<Value> = engine
+        .history(&done.execution_arn)
+        .unwrap()
+        .iter()
+        .map(|e| e.to_json())
+        .collect();
+    let expected = c["expected_events"].as_array().cloned().unwrap_or_default();
+    compare(
+        &normalise_expected(&expected),
+        &normalise_ours(&ours),
+        concurrent(&c["definition"]),
+    )
+}
+
+struct Tally {
+    passed: usize,
+    total: usize,
+    by_feature: BTreeMap<String, (usize, usize)>,
+    failures: Vec<String>,
+}
+
+async fn run_jsonl(file: &str) -> Tally {
+    let text = std::fs::read_to_string(format!("{DATA}/{file}")).unwrap();
+    let mut t = Tally {
+        passed: 0,
+        total: 0,
+        by_feature: BTreeMap::new(),
+        failures: Vec::new(),
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let c: Value = serde_json::from_str(line).unwrap();
+        let name = c["case"].as_str().unwrap_or("?").to_string();
+        let f = t.by_feature.entry(feature(&name)).or_default();
+        f.1 += 1;
+        t.total += 1;
+        match run_case(&c).await {
+            Ok(()) => {
+                f.0 += 1;
+                t.passed += 1;
+            }
+            Err(reason) => t.failures.push(format!("[{file}] {name}\n  {reason}\n")),
+        }
+    }
+    t
+}
+
+async fn run_choices(file: &str) -> Tally {
+    let text = std::fs::read_to_string(format!("{DATA}/{file}")).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let mut t = Tally {
+        passed: 0,
+        total: 0,
+        by_feature: BTreeMap::new(),
+        failures: Vec::new(),
+    };
+    let engine = Engine::builder().build();
+    let sm = engine.state_machine_arn("choices");
+    for c in &cases {
+        let op = c["operator"].as_str().unwrap_or("?").to_string();
+        let f = t.by_feature.entry(format!("choice/{op}")).or_default();
+        f.1 += 1;
+        t.total += 1;
+        let res = async {
+            let def = Definition::from_value(c["definition"].clone())
+                .map_err(|e| format!("definition rejected: {e}"))?;
+            let d = engine
+                .run(Arc::new(def), &sm, None, c["input"].clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            match d.output {
+                Some(o) if o == c["expected_output"] => Ok(()),
+                other => Err(format!(
+                    "expected output {} got {:?} (error {:?}: {:?})",
+                    c["expected_output"], other, d.error, d.cause
+                )),
+            }
+        }
+        .await;
+        match res {
+            Ok(()) => {
+                f.0 += 1;
+                t.passed += 1;
+            }
+            Err(reason) => t.failures.push(format!(
+                "[{file}] {} {op} input={} definition={}\n  {reason}\n",
+                c["case"].as_str().unwrap_or("?"),
+                c["input"],
+                c["definition"]["States"]["CheckValues"]["Choices"]
+            )),
+        }
+    }
+    t
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn conformance() {
+    assert!(
+        std::path::Path::new(DATA).is_dir(),
+        "conformance data not found at {DATA}: the shared/ directory with the recorded AWS executions must sit beside the repository"
+    );
+    let baseline: Value =
+        serde_json::from_str(&std::fs::read_to_string(BASELINE).unwrap()).unwrap();
+    let mut report = String::new();
+    let mut drops = Vec::new();
+    let mut features: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (file, gated) in [
+        ("recorded-core-jsonpath.jsonl", true),
+        ("choice-operators.json", true),
+        ("recorded-all.jsonl", false),
+    ] {
+        let t = if file.ends_with(".jsonl") {
+            run_jsonl(file).await
+        } else {
+            run_choices(file).await
+        };
+        println!(
+            "conformance {file}: {}/{}{}",
+            t.passed,
+            t.total,
+            if gated { "" } else { " (informational)" }
+        );
+        if gated {
+            for (k, (p, n)) in &t.by_feature {
+                let e = features.entry(k.clone()).or_default();
+                e.0 += p;
+                e.1 += n;
+            }
+            for f in &t.failures {
+                report.push_str(f);
+            }
+            let want = baseline[file].as_u64().unwrap_or(0) as usize;
+            if t.passed < want {
+                drops.push(format!("{file}: {} passed, baseline {want}", t.passed));
+            }
+        } else {
+            std::fs::write(
+                concat!(
+                    env!("CARGO_TARGET_TMPDIR"),
+                    "/sfn-conformance-all-failures.txt"
+                ),
+                t.failures.concat(),
+            )
+            .unwrap();
+        }
+    }
+    println!("\n{:<60} {:>7}", "feature", "passed");
+    for (k, (p, n)) in &features {
+        println!("{k:<60} {:>7}", format!("{p}/{n}"));
+    }
+    std::fs::write(REPORT, &report).unwrap();
+    println!("\nfailing cases: {REPORT}");
+    assert!(
+        drops.is_empty(),
+        "conformance dropped below the baseline: {drops:?}"
+    );
+}
