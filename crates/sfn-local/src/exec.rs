@@ -29,6 +29,8 @@ pub(crate) struct Failure {
     pub(crate) cause: Option<String>,
     /// The execution's own TimeoutSeconds ran out: nothing catches it.
     pub(crate) exec_timeout: bool,
+    /// Raised by the state's own data processing (not by a branch or iteration).
+    pub(crate) runtime_in_state: bool,
 }
 
 impl Failure {
@@ -37,6 +39,7 @@ impl Failure {
             error: Some(error.into()),
             cause,
             exec_timeout: false,
+            runtime_in_state: false,
         }
     }
     fn name(&self) -> &str {
@@ -173,6 +176,7 @@ pub(crate) async fn run_execution(
                     error: Some("States.Timeout".into()),
                     cause: None,
                     exec_timeout: true,
+                    runtime_in_state: false,
                 }),
                 Branch {
                     prev: 0,
@@ -434,12 +438,14 @@ impl Run {
     }
 
     fn runtime(&self, state: &str, entered: u64, msg: impl std::fmt::Display) -> Failure {
-        Failure::new(
+        let mut f = Failure::new(
             "States.Runtime",
             Some(format!(
                 "An error occurred while executing the state '{state}' (entered at the event id #{entered}). {msg}"
             )),
-        )
+        );
+        f.runtime_in_state = true;
+        f
     }
 
     fn context(&self, st: &State, entered_time: SystemTime, retry: u64, br: &Branch) -> Value {
@@ -475,6 +481,7 @@ impl Run {
                 error: Some("States.Timeout".into()),
                 cause: None,
                 exec_timeout: true,
+                runtime_in_state: false,
             });
         }
         Ok(())
@@ -491,6 +498,7 @@ impl Run {
                     error: Some("States.Timeout".into()),
                     cause: None,
                     exec_timeout: true,
+                    runtime_in_state: false,
                 });
             }
             fleetshift_clock::sleep(d).await;
@@ -596,6 +604,7 @@ impl Run {
                     error: pick(error)?,
                     cause: pick(cause)?,
                     exec_timeout: false,
+                    runtime_in_state: false,
                 })
             }
             Kind::Choice { choices, default } => {
@@ -722,6 +731,17 @@ impl Run {
                 retry_count += 1;
                 continue;
             }
+            if !f.exec_timeout && !f.runtime_in_state {
+                match &st.kind {
+                    Kind::Parallel { .. } => {
+                        self.emit(br, "ParallelStateFailed", None);
+                    }
+                    Kind::Map(spec) if !spec.distributed => {
+                        self.emit(br, "MapStateFailed", None);
+                    }
+                    _ => {}
+                }
+            }
             return self.catch(st, &st.catch, &raw, f, entered);
         }
     }
@@ -776,8 +796,15 @@ impl Run {
             "Error".into(),
             Value::from(f.error.clone().unwrap_or_default()),
         );
-        if let Some(cause) = &f.cause {
-            m.insert("Cause".into(), Value::from(cause.as_str()));
+        match &f.cause {
+            Some(cause) => {
+                m.insert("Cause".into(), Value::from(cause.as_str()));
+            }
+            // AWS reports a Task timeout with an empty cause
+            None if f.name() == "States.Timeout" => {
+                m.insert("Cause".into(), Value::from(""));
+            }
+            None => {}
         }
         let out = c
             .result_path
@@ -856,8 +883,12 @@ impl Run {
                                 .to_string(),
                         )
                     })?;
+                // The payload goes to Lambda as JSON text: a string is sent as it is.
                 let payload = match params.get("Payload") {
-                    None | Some(Value::Null) => json!({}),
+                    None => json!({}),
+                    Some(Value::String(s)) => {
+                        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
+                    }
                     Some(p) => p.clone(),
                 };
                 (fname.to_string(), payload)
@@ -1001,7 +1032,18 @@ impl Run {
         match outcome {
             Ok(v) => {
                 let result = match resource {
-                    Resource::LambdaInvoke => lambda_envelope(v, &request_id, self.now()),
+                    Resource::LambdaInvoke => {
+                        let mut env = lambda_envelope(v, &request_id, self.now());
+                        if params.get("LogType").and_then(Value::as_str) == Some("Tail") {
+                            use base64::Engine as _;
+                            let log = format!(
+                                "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
+                            );
+                            env["LogResult"] =
+                                Value::from(base64::engine::general_purpose::STANDARD.encode(log));
+                        }
+                        env
+                    }
                     _ => v,
                 };
                 if is_direct {
@@ -1133,12 +1175,8 @@ impl Run {
             fleetshift_clock::advance_to(end_max);
         }
         if let Some(f) = failure {
-            if !f.exec_timeout {
-                self.emit(br, "ParallelStateFailed", None);
-            }
             return Err(f);
         }
-        self.emit(br, "ParallelStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered)
     }
 
@@ -1312,9 +1350,6 @@ impl Run {
             fleetshift_clock::advance_to(end_max);
         }
         if let Some(f) = failure {
-            if !f.exec_timeout {
-                self.emit(br, "MapStateFailed", None);
-            }
             return Err(f);
         }
         self.emit(br, "MapStateSucceeded", None);
@@ -1438,6 +1473,7 @@ impl Run {
                                     error: d.error,
                                     cause: d.cause,
                                     exec_timeout: false,
+                                    runtime_in_state: false,
                                 }),
                             }
                         };

@@ -2,7 +2,7 @@
 //! is loaded and evaluated on each use.
 
 use base64::Engine as _;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::path::{Query, Scope};
 
@@ -275,11 +275,7 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
                         let v = rest
                             .next()
                             .ok_or_else(|| format!("{f}: not enough arguments"))?;
-                        match v {
-                            Value::String(s) => out.push_str(s),
-                            Value::Object(_) | Value::Array(_) => out.push_str(&v.to_string()),
-                            other => out.push_str(&other.to_string()),
-                        }
+                        out.push_str(&java_string(v));
                     }
                     c => out.push(c),
                 }
@@ -292,7 +288,11 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
         "States.StringToJson" => {
             arity(f, &args, 1..=1)?;
             let s = string(&args[0], f)?;
-            serde_json::from_str(s).map_err(|e| format!("{f}: {e}"))
+            if s.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            let v: Value = serde_json::from_str(s).map_err(|e| format!("{f}: {e}"))?;
+            Ok(fix_negative_zero(v))
         }
         "States.JsonToString" => {
             arity(f, &args, 1..=1)?;
@@ -424,15 +424,14 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
         }
         "States.MathAdd" => {
             arity(f, &args, 2..=2)?;
-            match (as_i64(&args[0]), as_i64(&args[1])) {
-                (Some(a), Some(b)) => Ok(Value::from(a + b)),
-                _ => {
-                    let (a, b) = (num_f64(&args[0], f)?, num_f64(&args[1], f)?);
-                    Ok(Number::from_f64(a + b)
-                        .map(Value::Number)
-                        .unwrap_or(Value::Null))
+            // Each operand is rounded as Java's Math.round does (half up), then added.
+            let round = |v: &Value| -> Result<i64, String> {
+                match as_i64(v) {
+                    Some(n) => Ok(n),
+                    None => Ok((num_f64(v, f)? + 0.5).floor() as i64),
                 }
-            }
+            };
+            Ok(Value::from(round(&args[0])? + round(&args[1])?))
         }
         "States.StringSplit" => {
             arity(f, &args, 2..=2)?;
@@ -451,6 +450,42 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
             Ok(Value::String(uuid_v4()))
         }
         other => Err(format!("unknown intrinsic function '{other}'")),
+    }
+}
+
+/// How the service (Java) prints a value inside States.Format: maps as `{k=v, ...}`.
+fn java_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(java_string).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", java_string(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn fix_negative_zero(v: Value) -> Value {
+    match v {
+        Value::Number(n)
+            if n.as_f64() == Some(0.0) && n.is_f64() && n.to_string().starts_with('-') =>
+        {
+            Value::from(0)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(fix_negative_zero).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, fix_negative_zero(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -41,16 +41,23 @@ fn to_rfc9535(path: &str) -> String {
     while i < bytes.len() {
         let c = bytes[i];
         if let Some(q) = quote {
-            out.push(c as char);
             if c == b'\\' && i + 1 < bytes.len() {
-                out.push(bytes[i + 1] as char);
+                // RFC 9535 forbids escaping the other quote character: drop the backslash.
+                if (bytes[i + 1] == b'"' || bytes[i + 1] == b'\'') && bytes[i + 1] != q {
+                    out.push(bytes[i + 1] as char);
+                } else {
+                    out.push('\\');
+                    out.push(bytes[i + 1] as char);
+                }
                 i += 2;
                 continue;
             }
+            let ch = path[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
             if c == q {
                 quote = None;
             }
-            i += 1;
             continue;
         }
         match c {
