@@ -1,0 +1,72 @@
+//! Service errors as they travel on the wire.
+
+use serde_json::{Map, Value};
+
+/// How a service spells the message member of its error shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageKey {
+    /// `message` (WorkSpaces, EventBridge, Step Functions, Lex).
+    Lower,
+    /// `Message` (Migration Hub).
+    Upper,
+}
+
+/// A modeled (or deliberately unmodeled) service error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The error shape name, sent as `__type` and `x-amzn-ErrorType`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Extra members of the error shape (e.g. `ResourceId`).
+    pub extra: Map<String, Value>,
+    pub(crate) key: MessageKey,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            extra: Map::new(),
+            key: MessageKey::Lower,
+        }
+    }
+
+    pub(crate) fn bad(code: &str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+
+    pub(crate) fn with(mut self, member: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(member.to_owned(), value.into());
+        self
+    }
+
+    pub(crate) fn upper(mut self) -> Self {
+        self.key = MessageKey::Upper;
+        self
+    }
+
+    /// The JSON body: `{"__type": ..., "message"|"Message": ..., extra members}`.
+    pub(crate) fn body(&self) -> Value {
+        let mut m = self.extra.clone();
+        m.insert("__type".into(), Value::String(self.code.clone()));
+        let key = match self.key {
+            MessageKey::Lower => "message",
+            MessageKey::Upper => "Message",
+        };
+        m.insert(key.into(), Value::String(self.message.clone()));
+        Value::Object(m)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}

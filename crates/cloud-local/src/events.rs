@@ -1,0 +1,130 @@
+//! Amazon EventBridge PutEvents (awsJson1_1, `AWSEvents.PutEvents`).
+
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::validate::{Input, Str};
+use crate::world::{Ctx, RecordedEvent, World};
+
+fn invalid(message: String) -> ApiError {
+    ApiError::bad("ValidationException", message)
+}
+
+/// PutEvents accepts at most 256 KiB of entries per request.
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+pub(crate) fn target_id(body: &Value) -> Option<String> {
+    body.get("Entries")
+        .and_then(|l| l.get(0))
+        .and_then(|e| e.get("DetailType"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+pub(crate) fn call(
+    world: &mut World,
+    ctx: &Ctx,
+    op: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    if op != "PutEvents" {
+        return Err(crate::server::unknown_operation("AWSEvents", op));
+    }
+    let input = Input::new(body, invalid)?;
+    let entries = input.req_list("Entries", Some(1), Some(10))?;
+    input.opt_str(
+        "EndpointId",
+        Str::len_pattern(1, 50, "^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$"),
+    )?;
+    let mut checked = Vec::with_capacity(entries.len());
+    let mut size = 0;
+    for (i, e) in entries.iter().enumerate() {
+        let entry = input.nested(e, &format!("Entries.{}", i + 1))?;
+        let time = entry.opt_timestamp("Time")?;
+        let source = entry.opt_str("Source", Str::any())?;
+        let resources = match entry.opt_list("Resources", None, None)? {
+            Some(items) => entry.str_items(
+                "Resources",
+                items,
+                Str {
+                    max: Some(2048),
+                    ..Str::any()
+                },
+            )?,
+            None => Vec::new(),
+        };
+        let detail_type = entry.opt_str("DetailType", Str::any())?;
+        let detail = entry.opt_str("Detail", Str::any())?;
+        let bus = entry.opt_str(
+            "EventBusName",
+            Str::len_pattern(
+                1,
+                1600,
+                "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[\\.\\-_A-Za-z0-9]+",
+            ),
+        )?;
+        entry.opt_str("TraceHeader", Str::len(1, 500))?;
+        size += source.map_or(0, str::len)
+            + detail_type.map_or(0, str::len)
+            + detail.map_or(0, str::len)
+            + resources.iter().map(|r| r.len()).sum::<usize>();
+        checked.push((time, source, resources, detail_type, detail, bus));
+    }
+    if size > MAX_REQUEST_BYTES {
+        return Err(invalid(format!(
+            "Total size of the entries in the request is over the limit ({size} > {MAX_REQUEST_BYTES} bytes)."
+        )));
+    }
+    let mut results = Vec::with_capacity(checked.len());
+    let mut failed = 0;
+    for (time, source, resources, detail_type, detail, bus) in checked {
+        let missing = [
+            ("Source", source),
+            ("DetailType", detail_type),
+            ("Detail", detail),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.is_none_or(str::is_empty));
+        if let Some((field, _)) = missing {
+            failed += 1;
+            results.push(json!({
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": format!("Parameter {field} is not valid. Reason: {field} is a required argument.")
+            }));
+            continue;
+        }
+        let (source, detail_type, detail) = (
+            source.unwrap_or_default(),
+            detail_type.unwrap_or_default(),
+            detail.unwrap_or_default(),
+        );
+        if !matches!(serde_json::from_str::<Value>(detail), Ok(Value::Object(_))) {
+            failed += 1;
+            results.push(
+                json!({"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}),
+            );
+            continue;
+        }
+        let id = world.fresh(b"0123456789abcdef", 32);
+        let event_id = format!(
+            "{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        );
+        world.events.push(RecordedEvent {
+            event_id: event_id.clone(),
+            source: source.to_owned(),
+            detail_type: detail_type.to_owned(),
+            detail: detail.to_owned(),
+            resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+            event_bus_name: bus.unwrap_or("default").to_owned(),
+            time,
+            received_at: ctx.now,
+        });
+        results.push(json!({ "EventId": event_id }));
+    }
+    Ok(json!({"FailedEntryCount": failed, "Entries": results}))
+}

@@ -1,0 +1,249 @@
+//! cloud-local: a loopback HTTP server that speaks the real AWS wire protocols of the operations
+//! Fleetshift calls (WorkSpaces, Lex model building V1, Migration Hub, EventBridge PutEvents and
+//! Step Functions through an attached engine), enforces the constraints of the official service
+//! models, and behaves over time as AWS does, on the caller's virtual clock.
+//!
+//! A [`Fleet`] seeds it; a [`Scenario`] makes it misbehave on purpose. [`Running`] exposes the
+//! endpoint, snapshots of the state and the call log for tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cloud_local::StartError> {
+//! use cloud_local::{CloudLocal, Fleet, Options};
+//! let cloud = CloudLocal::start(Options { fleet: Fleet::generate(10), ..Options::default() }).await?;
+//! let endpoint = cloud.endpoint_url(); // point every SDK client here
+//! # let _ = endpoint;
+//! cloud.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod events;
+mod fleet;
+mod hub;
+mod lex;
+mod scenario;
+mod server;
+mod sfn;
+mod validate;
+mod workspaces;
+mod world;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use error::ApiError;
+pub use fleet::{
+    BundleSeed, DirectorySeed, Fleet, FleetError, ImageImportSeed, ImportErrorDetail, LexBotSeed,
+    WORKSPACE_STATES, WorkspaceSeed,
+};
+pub use scenario::{
+    FailAction, HubAvailability, ImageImportFailure, LexAvailability, Rule, Scenario,
+    ScenarioError, StandbyFailure,
+};
+pub use sfn::{SfnBackend, SfnFuture};
+pub use world::{
+    CallRecord, HubTaskSnapshot, LexMigrationSnapshot, MigrationRecord, Outcome, RecordedEvent,
+    Service, StandbyRecord, WorkspaceSnapshot,
+};
+
+use server::Shared;
+use world::World;
+
+/// How to start cloud-local.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Port on 127.0.0.1; `None` (or 0) picks a free one.
+    pub port: Option<u16>,
+    /// What exists before the first request.
+    pub fleet: Fleet,
+    /// What goes wrong on purpose.
+    pub scenario: Scenario,
+    /// Runs Step Functions executions; without one, Step Functions calls answer
+    /// `UnsupportedOperation` (501).
+    pub sfn: Option<Arc<dyn SfnBackend>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("port", &self.port)
+            .field("fleet", &self.fleet)
+            .field("scenario", &self.scenario)
+            .field("sfn", &self.sfn.as_ref().map(|_| "attached"))
+            .finish()
+    }
+}
+
+/// Why cloud-local did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The fleet is inconsistent.
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    /// The scenario is out of range.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The port could not be bound.
+    #[error("binding 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for (0: any).
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Entry point.
+#[derive(Debug)]
+pub struct CloudLocal;
+
+impl CloudLocal {
+    /// Validates the fleet and scenario, binds 127.0.0.1 and serves until [`Running::shutdown`]
+    /// (or drop). HTTP/1.1 with keep-alive; requests are served concurrently.
+    pub async fn start(options: Options) -> Result<Running, StartError> {
+        options.fleet.validate()?;
+        options.scenario.validate()?;
+        let port = options.port.unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|source| StartError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { port, source })?;
+        let shared = Arc::new(Shared {
+            default_region: options.fleet.default_region.clone(),
+            world: Mutex::new(World::new(options.fleet, options.scenario)),
+            sfn: options.sfn,
+        });
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "cloud-local listening");
+        Ok(Running {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running cloud-local: its endpoint, state snapshots and call log.
+pub struct Running {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("addr", &self.addr).finish()
+    }
+}
+
+impl Running {
+    /// `http://127.0.0.1:PORT`, for `endpoint_url` of every SDK client.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The latest caller time seen in a request (virtual or wall clock); the Unix epoch before
+    /// the first request. Snapshots without a time are taken at this time.
+    pub fn now(&self) -> SystemTime {
+        self.shared.world().last_now
+    }
+
+    /// Every visible WorkSpace (all Regions) with its state at [`Running::now`]. A migrated
+    /// source disappears once its replacement is AVAILABLE.
+    pub fn workspaces(&self) -> Vec<WorkspaceSnapshot> {
+        let w = self.shared.world();
+        w.workspace_snapshots(w.last_now)
+    }
+
+    /// Every visible WorkSpace with its state at `t`.
+    pub fn workspaces_at(&self, t: SystemTime) -> Vec<WorkspaceSnapshot> {
+        self.shared.world().workspace_snapshots(t)
+    }
+
+    /// One visible WorkSpace at [`Running::now`].
+    pub fn workspace(&self, id: &str) -> Option<WorkspaceSnapshot> {
+        self.workspaces().into_iter().find(|w| w.workspace_id == id)
+    }
+
+    /// Every accepted MigrateWorkspace, in order.
+    pub fn migrations(&self) -> Vec<MigrationRecord> {
+        self.shared.world().migrations.clone()
+    }
+
+    /// Every standby WorkSpace created, in order.
+    pub fn standbys(&self) -> Vec<StandbyRecord> {
+        self.shared.world().standbys.clone()
+    }
+
+    /// Migration Hub progress update streams.
+    pub fn hub_streams(&self) -> Vec<String> {
+        self.shared.world().hub_streams.iter().cloned().collect()
+    }
+
+    /// Migration Hub tasks with their last reported status.
+    pub fn hub_tasks(&self) -> Vec<HubTaskSnapshot> {
+        self.shared.world().hub_snapshots()
+    }
+
+    /// Events accepted by PutEvents, in order.
+    pub fn events(&self) -> Vec<RecordedEvent> {
+        self.shared.world().events.clone()
+    }
+
+    /// Lex V1 -> V2 migrations with their status at [`Running::now`].
+    pub fn lex_migrations(&self) -> Vec<LexMigrationSnapshot> {
+        let w = self.shared.world();
+        w.lex_snapshots(w.last_now)
+    }
+
+    /// Every request, in order of arrival.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.shared.world().calls.clone()
+    }
+
+    /// Requests to operations that change state (whatever their outcome).
+    pub fn mutating_calls(&self) -> Vec<CallRecord> {
+        self.calls().into_iter().filter(|c| c.mutating).collect()
+    }
+
+    /// Stops accepting connections and waits for the server to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
