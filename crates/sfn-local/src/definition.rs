@@ -114,6 +114,8 @@ pub(crate) struct State {
     pub(crate) next: Option<String>,
     pub(crate) retry: Vec<Retrier>,
     pub(crate) catch: Vec<Catcher>,
+    /// Whether the state reads the context object (`$$`): building it costs a copy of the input.
+    pub(crate) uses_context: bool,
 }
 
 #[derive(Debug)]
@@ -687,7 +689,12 @@ fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, 
     } else {
         template(full, o, "Parameters")?
     };
+    let uses_context = o
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Branches" | "ItemProcessor" | "Iterator"))
+        .any(|(_, v)| v.to_string().contains("$$"));
     Ok(State {
+        uses_context,
         name: name.to_string(),
         kind,
         input_path: path_sel(full, o, "InputPath", false)?,

@@ -449,6 +449,9 @@ impl Run {
     }
 
     fn context(&self, st: &State, entered_time: SystemTime, retry: u64, br: &Branch) -> Value {
+        if !st.uses_context {
+            return Value::Null;
+        }
         let mut m = Map::with_capacity(4);
         m.insert("Execution".into(), self.execution_ctx.clone());
         m.insert("StateMachine".into(), self.state_machine_ctx.clone());
@@ -962,7 +965,11 @@ impl Run {
             };
             h.get(&key).cloned()
         };
-        let request_id = crate::intrinsics::uuid_v4();
+        let request_id = if is_direct && handler.is_some() {
+            String::new()
+        } else {
+            crate::intrinsics::uuid_v4()
+        };
         let outcome: Result<Value, CallError> = match handler {
             None => {
                 let (error, cause) = match &resource {
@@ -1277,7 +1284,10 @@ impl Run {
                 |(i, input)| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
                     Box::pin(async move {
                         // A slot frees when an earlier iteration ends: start at that time.
-                        let t0 = {
+                        // Unbounded (or wide enough): every iteration starts now, one slot each.
+                        let t0 = if width >= n {
+                            (i, start)
+                        } else {
                             let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
                             let (k, _) = s
                                 .iter()
