@@ -998,7 +998,7 @@ impl Run {
                     now: self.now(),
                 };
                 let fut = h.call(payload, tctx);
-                let r = if self.virtual_time {
+                if self.virtual_time {
                     let start = fleetshift_clock::now();
                     let (r, end) = fleetshift_clock::scope(start, fut).await;
                     match timeout {
@@ -1019,8 +1019,7 @@ impl Run {
                         },
                         None => fut.await.map_err(|e| CallError::Failed(lambda_failure(&e))),
                     }
-                };
-                r
+                }
             }
         };
         let outcome = outcome.and_then(|v| {

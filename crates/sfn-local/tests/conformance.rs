@@ -152,9 +152,7 @@ fn mask_str(s: &str) -> String {
             _ => break,
         }
     }
-    for (from, to) in [("<request_id>", "<uuid>")] {
-        s = s.replace(from, to);
-    }
+    s = s.replace("<request_id>", "<uuid>");
     // <uuid:N> -> <uuid>
     while let Some(i) = s.find("<uuid:") {
         match s[i..].find('>') {
