@@ -888,7 +888,7 @@ impl Run {
                     })?;
                 // The payload goes to Lambda as JSON text: a string is sent as it is.
                 let payload = match params.get("Payload") {
-                    None => json!({}),
+                    None | Some(Value::Null) => json!({}),
                     Some(Value::String(s)) => {
                         serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
                     }

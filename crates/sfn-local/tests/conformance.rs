@@ -141,7 +141,11 @@ fn mask_str(s: &str) -> String {
             "arn:<partition>:lambda:<region>:",
         )
         .replace(EXEC_NAME, "<ExecArnPart_0idx>")
-        .replace(SM_NAME, "<ArnPart_0idx>");
+        .replace(SM_NAME, "<ArnPart_0idx>")
+        .replace(
+            "function:lambda_function_name",
+            "function:<lambda_function_name>",
+        );
     // <lambda_function_N_name> -> <lambda_function_name>
     while let Some(i) = s.find("<lambda_function_") {
         let rest = &s[i + 17..];
@@ -196,6 +200,9 @@ fn mask(v: &Value, key: &str) -> Value {
                 "region" => return json!("<region>"),
                 "LogResult" => return json!("<LogResult>"),
                 _ => {}
+            }
+            if k.contains("enter") && s == "date" {
+                return json!("entered-time");
             }
             if k.contains("start") && matches!(s.as_str(), "date" | "<start-time>" | "start-time") {
                 return json!("start-time");
@@ -310,6 +317,10 @@ fn same(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
     if expected == actual {
         return Ok(());
     }
+    // the recordings masked timestamps in inputs
+    if expected == "timestamp" && actual.is_string() {
+        return Ok(());
+    }
     if let (Some(e), Some(a)) = (error_payload(expected), error_payload(actual))
         && e == a
     {
@@ -332,7 +343,11 @@ fn same(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
                     None => return Err(format!("{at}.{k}: missing (expected {ev})")),
                 }
             }
-            if let Some(k) = a.keys().find(|k| !e.contains_key(*k)) {
+            // older recordings predate $$.Execution.RedriveCount
+            if let Some(k) = a
+                .keys()
+                .find(|k| !e.contains_key(*k) && k.as_str() != "RedriveCount")
+            {
                 return Err(format!("{at}.{k}: unexpected ({})", a[k]));
             }
             Ok(())
