@@ -1,0 +1,316 @@
+//! start-migration: starts the migration of one item of a wave and returns the ids the later
+//! states poll and report on.
+//!
+//! Called by the `StartMigration` state of each WorkSpace iteration (WorkSpaces
+//! `MigrateWorkspace`, which answers with the new WorkSpace id; the source id stays valid until the
+//! migration completes, and stays for good if it fails) and by the `StartBotMigration` state of
+//! each Lex bot iteration (Lex V1 `StartMigration`). Lex V1 stopped answering on 2025-09-15: in
+//! most accounts that call now fails, which is reported as `LexV1Unavailable` and never retried.
+
+mod lex;
+
+use std::time::SystemTime;
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::validate;
+use fleetshift_core::{AwsError, ErrorKind, Violations, error_type};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+/// What to migrate. The state machine builds it from one item of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Input {
+    /// A WorkSpace to move to another bundle.
+    Workspace(WorkspaceInput),
+    /// A Lex V1 bot to migrate to Lex V2.
+    LexBot(LexBotInput),
+}
+
+/// A WorkSpace migration: MigrateWorkspace(SourceWorkspaceId, BundleId).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceInput {
+    /// The WorkSpace to migrate (`ws-...`); it must be AVAILABLE, STOPPED or ERROR.
+    pub workspace_id: String,
+    /// The target bundle (`wsb-...`). BYOL bundles move only to BYOL bundles.
+    pub bundle_id: String,
+}
+
+/// A Lex bot migration: StartMigration with the plan's bot settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LexBotInput {
+    /// The Lex V1 bot's name.
+    pub v1_bot_name: String,
+    /// The Lex V1 bot version (`$LATEST` or a number).
+    pub v1_bot_version: String,
+    /// The Lex V2 bot to create or update.
+    pub v2_bot_name: String,
+    /// The IAM role Lex V2 uses for the new bot.
+    pub v2_bot_role: String,
+    /// `CREATE_NEW` or `UPDATE_EXISTING`.
+    pub migration_strategy: String,
+}
+
+/// The started migration: what check-migration polls and push-hub-update reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Output {
+    /// A started WorkSpace migration.
+    Workspace(WorkspaceOutput),
+    /// A started Lex bot migration.
+    LexBot(LexBotOutput),
+}
+
+/// MigrateWorkspace's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceOutput {
+    /// The original WorkSpace id.
+    pub source_workspace_id: String,
+    /// The id of the new WorkSpace, to poll until it is AVAILABLE.
+    pub target_workspace_id: String,
+    /// When the migration was started (RFC 3339); check-migration's deadline counts from here.
+    pub started_at: String,
+}
+
+/// StartMigration's answer. Fields Lex left out are filled from the input, or null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LexBotOutput {
+    /// The id to pass to GetMigration.
+    pub migration_id: String,
+    pub v1_bot_name: String,
+    pub v1_bot_version: String,
+    /// The Lex V2 bot the migration creates or updates.
+    pub v2_bot_id: Option<String>,
+    pub v2_bot_role: String,
+    /// The locale of the V1 bot, e.g. `en-US`.
+    pub v1_bot_locale: Option<String>,
+    pub migration_strategy: String,
+    /// When Lex started the migration (RFC 3339).
+    pub migration_timestamp: Option<String>,
+    /// When this function started it (RFC 3339); check-migration's deadline counts from here.
+    pub started_at: String,
+}
+
+/// The failures the state machine routes on; each maps to a stable `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or breaks a rule of the service model; no AWS call was made.
+    #[error("invalid input: {0}")]
+    InvalidInput(Violations),
+    /// The AWS call failed; the kind carries the retry class.
+    #[error(transparent)]
+    Aws(AwsError),
+    /// AWS answered success without a field the workflow needs.
+    #[error("{operation} answered without {field}")]
+    MissingField {
+        operation: &'static str,
+        field: &'static str,
+    },
+}
+
+impl Error {
+    /// The stable `errorType` Step Functions matches.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(_) => error_type::INVALID_PLAN,
+            Error::Aws(e) => e.kind.error_type(),
+            Error::MissingField { .. } => error_type::UNEXPECTED_RESPONSE,
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// The AWS clients the handler calls.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub workspaces: aws_sdk_workspaces::Client,
+    pub lex: aws_sdk_lexmodelbuilding::Client,
+}
+
+impl Deps {
+    pub fn new(
+        workspaces: aws_sdk_workspaces::Client,
+        lex: aws_sdk_lexmodelbuilding::Client,
+    ) -> Self {
+        Deps { workspaces, lex }
+    }
+
+    /// Builds the clients from one loaded configuration (the Lambda's, or the offline runner's
+    /// pointed at cloud-local).
+    pub fn from_config(sdk: &aws_config::SdkConfig) -> Self {
+        Deps::new(
+            fleetshift_core::clients::workspaces(sdk),
+            fleetshift_core::clients::lex_models(sdk),
+        )
+    }
+}
+
+/// Reads the raw event, naming the offending field, so a malformed event is `InvalidPlan` like
+/// any other invalid input (the runtime's own deserialization error has no stable `errorType`).
+pub fn parse_input(value: serde_json::Value) -> Result<Input, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let mut v = Violations::default();
+        v.push(field_of(&path, &message), message);
+        Error::InvalidInput(v)
+    })
+}
+
+/// The field a serde error is about. Internally tagged enums lose the path, so fall back to the
+/// field a "missing field" message names, and to `kind` for an unknown variant.
+fn field_of(path: &str, message: &str) -> String {
+    if path != "." {
+        return path.to_owned();
+    }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(end) = rest.find('`')
+    {
+        return rest[..end].to_owned();
+    }
+    if message.contains("variant") {
+        return "kind".to_owned();
+    }
+    "input".to_owned()
+}
+
+impl Input {
+    /// Checks every field against the service model; every violation is reported.
+    pub fn validate(&self) -> Result<(), Violations> {
+        let mut v = Violations::default();
+        match self {
+            Input::Workspace(w) => {
+                v.pattern("workspaceId", &w.workspace_id, &validate::WORKSPACE_ID);
+                v.pattern("bundleId", &w.bundle_id, &validate::BUNDLE_ID);
+            }
+            Input::LexBot(b) => {
+                v.length("v1BotName", &b.v1_bot_name, 2, 50);
+                v.pattern("v1BotName", &b.v1_bot_name, &validate::LEX_BOT_NAME);
+                v.length("v1BotVersion", &b.v1_bot_version, 1, 64);
+                v.pattern(
+                    "v1BotVersion",
+                    &b.v1_bot_version,
+                    &validate::LEX_BOT_VERSION,
+                );
+                v.length("v2BotName", &b.v2_bot_name, 1, 100);
+                v.pattern("v2BotName", &b.v2_bot_name, &validate::LEX_V2_BOT_NAME);
+                v.length("v2BotRole", &b.v2_bot_role, 20, 2048);
+                v.pattern("v2BotRole", &b.v2_bot_role, &validate::IAM_ROLE_ARN);
+                v.one_of(
+                    "migrationStrategy",
+                    &b.migration_strategy,
+                    &["CREATE_NEW", "UPDATE_EXISTING"],
+                );
+            }
+        }
+        v.into_result()
+    }
+}
+
+/// Parses the raw event and runs [`handler`]: what the Lambda binary and the offline runner call.
+pub async fn handle(event: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
+    handler(parse_input(event)?, deps).await
+}
+
+/// Validates the input (no AWS call when it is invalid), then starts the migration.
+#[tracing::instrument(skip(deps))]
+pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
+    input.validate().map_err(Error::InvalidInput)?;
+    match input {
+        Input::Workspace(w) => migrate_workspace(w, deps).await.map(Output::Workspace),
+        Input::LexBot(b) => lex::start_migration(b, deps).await.map(Output::LexBot),
+    }
+}
+
+const MIGRATE_WORKSPACE: &str = "MigrateWorkspace";
+
+async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOutput, Error> {
+    let started_at = rfc3339(fleetshift_clock::now());
+    let out = deps
+        .workspaces
+        .migrate_workspace()
+        .source_workspace_id(&w.workspace_id)
+        .bundle_id(&w.bundle_id)
+        .send()
+        .await
+        .map_err(|err| {
+            let classified = classify_migrate_workspace(&err);
+            warn!(
+                workspace_id = %w.workspace_id,
+                error_type = classified.kind.error_type(),
+                error = %DisplayErrorContext(&err),
+                "MigrateWorkspace failed"
+            );
+            Error::Aws(classified)
+        })?;
+    let target =
+        out.target_workspace_id()
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::MissingField {
+                operation: MIGRATE_WORKSPACE,
+                field: "TargetWorkspaceId",
+            })?;
+    info!(
+        source_workspace_id = %w.workspace_id,
+        target_workspace_id = %target,
+        bundle_id = %w.bundle_id,
+        "migration started"
+    );
+    Ok(WorkspaceOutput {
+        source_workspace_id: out
+            .source_workspace_id()
+            .unwrap_or(&w.workspace_id)
+            .to_owned(),
+        target_workspace_id: target.to_owned(),
+        started_at,
+    })
+}
+
+fn classify_migrate_workspace(
+    err: &aws_sdk_workspaces::error::SdkError<
+        aws_sdk_workspaces::operation::migrate_workspace::MigrateWorkspaceError,
+    >,
+) -> AwsError {
+    let kind = err.as_service_error().and_then(|e| {
+        if e.is_operation_in_progress_exception() {
+            Some(ErrorKind::OperationInProgress)
+        } else if e.is_resource_unavailable_exception() {
+            Some(ErrorKind::ResourceUnavailable)
+        } else if e.is_resource_not_found_exception() {
+            Some(ErrorKind::NotFound)
+        } else if e.is_access_denied_exception() {
+            Some(ErrorKind::AccessDenied)
+        } else if e.is_operation_not_supported_exception() {
+            Some(ErrorKind::NotSupported)
+        } else if e.is_invalid_parameter_values_exception() {
+            Some(ErrorKind::InvalidRequest)
+        } else {
+            None
+        }
+    });
+    match kind {
+        Some(kind) => AwsError::from_kind(kind, MIGRATE_WORKSPACE, err),
+        None => AwsError::classify(MIGRATE_WORKSPACE, err),
+    }
+}
+
+/// RFC 3339, as every time in the contracts.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    DateTime::from(t)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| DateTime::from(t).secs().to_string())
+}

@@ -1,0 +1,266 @@
+//! MigrateWorkspace: the success path, every modeled exception, throttling, and invalid input.
+
+mod common;
+
+use aws_sdk_workspaces::Client;
+use aws_sdk_workspaces::error::ErrorMetadata;
+use aws_sdk_workspaces::operation::migrate_workspace::{
+    MigrateWorkspaceError, MigrateWorkspaceOutput,
+};
+use aws_sdk_workspaces::types::error::{
+    AccessDeniedException, InvalidParameterValuesException, OperationInProgressException,
+    OperationNotSupportedException, ResourceNotFoundException, ResourceUnavailableException,
+};
+use aws_smithy_mocks::{Rule, mock};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use common::{NOW_RFC3339, error_type, lex, run, workspaces};
+use fleetshift_core::error_type as et;
+use serde_json::json;
+use start_migration::{Deps, Output, WorkspaceOutput};
+
+const SOURCE: &str = "ws-abcd12345";
+const TARGET: &str = "ws-zyxw98765";
+const BUNDLE: &str = "wsb-bundle1234";
+
+fn event() -> serde_json::Value {
+    json!({"kind": "workspace", "workspaceId": SOURCE, "bundleId": BUNDLE})
+}
+
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// A MigrateWorkspace rule for the test's source and bundle that fails with `err`.
+fn failing(err: fn() -> MigrateWorkspaceError) -> Rule {
+    mock!(Client::migrate_workspace)
+        .match_requests(|r| {
+            r.source_workspace_id() == Some(SOURCE) && r.bundle_id() == Some(BUNDLE)
+        })
+        .then_error(err)
+}
+
+async fn error_type_of(rule: Rule) -> String {
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    let result = run(event(), &deps).await;
+    assert_eq!(rule.num_calls(), 1);
+    error_type(result)
+}
+
+#[tokio::test]
+async fn migrate_returns_the_new_workspace_id() {
+    let rule = mock!(Client::migrate_workspace)
+        .match_requests(|r| {
+            r.source_workspace_id() == Some(SOURCE) && r.bundle_id() == Some(BUNDLE)
+        })
+        .then_output(|| {
+            MigrateWorkspaceOutput::builder()
+                .source_workspace_id(SOURCE)
+                .target_workspace_id(TARGET)
+                .build()
+        });
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    let out = run(event(), &deps).await.unwrap();
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(
+        out,
+        Output::Workspace(WorkspaceOutput {
+            source_workspace_id: SOURCE.into(),
+            target_workspace_id: TARGET.into(),
+            started_at: NOW_RFC3339.into(),
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(&out).unwrap(),
+        json!({"kind": "workspace", "sourceWorkspaceId": SOURCE, "targetWorkspaceId": TARGET, "startedAt": NOW_RFC3339})
+    );
+}
+
+#[tokio::test]
+async fn an_answer_without_a_target_id_is_unexpected() {
+    let rule = mock!(Client::migrate_workspace).then_output(|| {
+        MigrateWorkspaceOutput::builder()
+            .source_workspace_id(SOURCE)
+            .build()
+    });
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    assert_eq!(
+        error_type(run(event(), &deps).await),
+        et::UNEXPECTED_RESPONSE
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn invalid_parameter_values_is_an_invalid_request() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::InvalidParameterValuesException(
+            InvalidParameterValuesException::builder()
+                .message("BYOL bundles can only be migrated to BYOL bundles")
+                .meta(meta(
+                    "InvalidParameterValuesException",
+                    "BYOL bundles can only be migrated to BYOL bundles",
+                ))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::INVALID_REQUEST);
+}
+
+#[tokio::test]
+async fn resource_not_found() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::ResourceNotFoundException(
+            ResourceNotFoundException::builder()
+                .message("The WorkSpace ws-abcd12345 does not exist")
+                .meta(meta(
+                    "ResourceNotFoundException",
+                    "The WorkSpace ws-abcd12345 does not exist",
+                ))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::RESOURCE_NOT_FOUND);
+}
+
+#[tokio::test]
+async fn access_denied() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::AccessDeniedException(
+            AccessDeniedException::builder()
+                .message("not authorized to perform workspaces:MigrateWorkspace")
+                .meta(meta("AccessDeniedException", "not authorized"))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::ACCESS_DENIED);
+}
+
+#[tokio::test]
+async fn operation_not_supported() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::OperationNotSupportedException(
+            OperationNotSupportedException::builder()
+                .message("The WorkSpace is in ADMIN_MAINTENANCE")
+                .meta(meta(
+                    "OperationNotSupportedException",
+                    "The WorkSpace is in ADMIN_MAINTENANCE",
+                ))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::OPERATION_NOT_SUPPORTED);
+}
+
+#[tokio::test]
+async fn operation_in_progress_is_retryable() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::OperationInProgressException(
+            OperationInProgressException::builder()
+                .message("The WorkSpace is being modified")
+                .meta(meta(
+                    "OperationInProgressException",
+                    "The WorkSpace is being modified",
+                ))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::OPERATION_IN_PROGRESS);
+}
+
+#[tokio::test]
+async fn resource_unavailable_is_retryable() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::ResourceUnavailableException(
+            ResourceUnavailableException::builder()
+                .message("The WorkSpace is not available")
+                .meta(meta(
+                    "ResourceUnavailableException",
+                    "The WorkSpace is not available",
+                ))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, et::RESOURCE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn unmodeled_throttling_is_read_from_the_code() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::generic(meta("ThrottlingException", "Rate exceeded"))
+    }))
+    .await;
+    assert_eq!(t, et::THROTTLING);
+}
+
+#[tokio::test]
+async fn throttling_on_the_wire_keeps_its_code_and_message() {
+    // The awsJson1_1 error body as WorkSpaces sends it: the SDK must parse the code, and the
+    // message must reach the execution's failure cause.
+    let rule = mock!(Client::migrate_workspace).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+        )
+    });
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    let err = run(event(), &deps).await.unwrap_err();
+    assert_eq!(rule.num_calls(), 1);
+    let diag = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diag.error_type, et::THROTTLING);
+    assert_eq!(
+        diag.error_message,
+        "MigrateWorkspace failed: ThrottlingException: Rate exceeded"
+    );
+}
+
+#[tokio::test]
+async fn invalid_inputs_make_no_call() {
+    let rule = mock!(Client::migrate_workspace).then_output(|| {
+        MigrateWorkspaceOutput::builder()
+            .target_workspace_id(TARGET)
+            .build()
+    });
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    let cases = [
+        (
+            json!({"kind": "workspace", "workspaceId": "WS-BAD", "bundleId": BUNDLE}),
+            "workspaceId",
+        ),
+        (
+            json!({"kind": "workspace", "workspaceId": SOURCE, "bundleId": "bundle-1"}),
+            "bundleId",
+        ),
+        (
+            json!({"kind": "workspace", "workspaceId": SOURCE}),
+            "bundleId",
+        ),
+        (json!({"workspaceId": SOURCE, "bundleId": BUNDLE}), "kind"),
+        (
+            json!({"kind": "vm", "workspaceId": SOURCE, "bundleId": BUNDLE}),
+            "kind",
+        ),
+        (json!("ws-abcd12345"), "input"),
+    ];
+    for (event, field) in cases {
+        let err = run(event.clone(), &deps).await.unwrap_err();
+        match &err {
+            start_migration::Error::InvalidInput(v) => {
+                assert!(v.0.iter().any(|x| x.field == field), "{event}: {v}");
+            }
+            other => panic!("{event}: expected InvalidInput, got {other:?}"),
+        }
+        assert_eq!(
+            lambda_runtime::Diagnostic::from(err).error_type,
+            et::INVALID_PLAN
+        );
+    }
+    assert_eq!(rule.num_calls(), 0);
+}
