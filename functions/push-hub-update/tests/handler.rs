@@ -1,0 +1,836 @@
+//! The handler against mocked Migration Hub and EventBridge clients.
+
+use aws_sdk_eventbridge::operation::put_events::{PutEventsError, PutEventsOutput};
+use aws_sdk_eventbridge::types::PutEventsResultEntry;
+use aws_sdk_migrationhub::operation::create_progress_update_stream::{
+    CreateProgressUpdateStreamError, CreateProgressUpdateStreamOutput,
+};
+use aws_sdk_migrationhub::operation::import_migration_task::{
+    ImportMigrationTaskError, ImportMigrationTaskOutput,
+};
+use aws_sdk_migrationhub::operation::notify_migration_task_state::{
+    NotifyMigrationTaskStateError, NotifyMigrationTaskStateOutput,
+};
+use aws_sdk_migrationhub::types::Status;
+use aws_sdk_migrationhub::types::error::{
+    AccessDeniedException, DryRunOperation, HomeRegionNotSetException, InternalServerError,
+    InvalidInputException, ResourceNotFoundException, ServiceUnavailableException,
+    ThrottlingException, UnauthorizedOperation,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lambda_runtime::Diagnostic;
+use push_hub_update::{
+    Deps, HubStatus, MAX_STATUS_DETAIL_CHARS, Output, Settings, handle, next_update_seconds,
+};
+use serde_json::{Value, json};
+
+fn deps(hub: &[&Rule], events: &[&Rule], settings: Settings) -> Deps {
+    Deps {
+        hub: mock_client!(aws_sdk_migrationhub, RuleMode::MatchAny, hub),
+        events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, events),
+        settings,
+    }
+}
+
+fn hub_on() -> Settings {
+    Settings {
+        hub_enabled: true,
+        home_region: Some("us-west-2".into()),
+        event_bus_name: "fleet-bus".into(),
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
+}
+
+fn error_type(err: push_hub_update::Error) -> String {
+    Diagnostic::from(err).error_type
+}
+
+struct HubRules {
+    create: Rule,
+    import: Rule,
+    notify: Rule,
+}
+
+impl HubRules {
+    fn ok() -> Self {
+        HubRules {
+            create: mock!(aws_sdk_migrationhub::Client::create_progress_update_stream)
+                .match_requests(|r| r.progress_update_stream_name() == Some("fleetshift"))
+                .then_output(|| CreateProgressUpdateStreamOutput::builder().build()),
+            import: mock!(aws_sdk_migrationhub::Client::import_migration_task)
+                .then_output(|| ImportMigrationTaskOutput::builder().build()),
+            notify: mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+                .then_output(|| NotifyMigrationTaskStateOutput::builder().build()),
+        }
+    }
+
+    fn all(&self) -> [&Rule; 3] {
+        [&self.create, &self.import, &self.notify]
+    }
+
+    fn calls(&self) -> usize {
+        self.create.num_calls() + self.import.num_calls() + self.notify.num_calls()
+    }
+}
+
+/// PutEvents accepting everything, checking source, bus and detail-type.
+fn events_ok(detail_type: &'static str) -> Rule {
+    mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            r.entries().iter().all(|e| {
+                e.source() == Some("fleetshift")
+                    && e.detail_type() == Some(detail_type)
+                    && e.event_bus_name() == Some("fleet-bus")
+                    && e.time().is_some()
+                    && e.detail()
+                        .is_some_and(|d| serde_json::from_str::<Value>(d).is_ok())
+            })
+        })
+        .then_compute_output(|r| {
+            PutEventsOutput::builder()
+                .failed_entry_count(0)
+                .set_entries(Some(
+                    r.entries()
+                        .iter()
+                        .map(|_| PutEventsResultEntry::builder().event_id("e-1").build())
+                        .collect(),
+                ))
+                .build()
+        })
+}
+
+fn settings_with_bus() -> Settings {
+    Settings {
+        event_bus_name: "fleet-bus".into(),
+        ..Settings::default()
+    }
+}
+
+// ----- fixtures ----------------------------------------------------------------------------
+
+#[test]
+fn fixtures_parse_and_round_trip() {
+    for name in [
+        "register.json",
+        "update.json",
+        "update-bot.json",
+        "finish.json",
+    ] {
+        let raw = fixture(name);
+        let input =
+            push_hub_update::parse_input(raw.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let back = serde_json::to_value(&input).unwrap();
+        let again = push_hub_update::parse_input(back).unwrap();
+        assert_eq!(input, again, "{name}");
+    }
+    // The register fixture holds a plan the core accepts.
+    let plan = &fixture("register.json")["plan"];
+    fleetshift_core::Plan::parse(plan).unwrap();
+}
+
+// ----- register ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn register_imports_every_item_as_not_started_and_publishes() {
+    let expected_next = next_update_seconds(&fleetshift_core::plan::Polling::default()) as i32;
+    let hub = HubRules {
+        import: mock!(aws_sdk_migrationhub::Client::import_migration_task)
+            .match_requests(|r| {
+                r.progress_update_stream() == Some("fleetshift")
+                    && matches!(
+                        r.migration_task_name(),
+                        Some("wave-2025-11-a-ws-abcd12345")
+                            | Some("wave-2025-11-a-ws-abcd12346")
+                            | Some("wave-2025-11-a-lex-OrderFlowers-LATEST")
+                    )
+            })
+            .then_output(|| ImportMigrationTaskOutput::builder().build()),
+        notify: mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+            .match_requests(move |r| {
+                r.task().map(|t| t.status()) == Some(&Status::NotStarted)
+                    && r.next_update_seconds() == Some(expected_next)
+                    && r.update_date_time().is_some()
+                    && r.migration_task_name()
+                        .is_some_and(|n| n.starts_with("wave-2025-11-a-"))
+            })
+            .then_output(|| NotifyMigrationTaskStateOutput::builder().build()),
+        ..HubRules::ok()
+    };
+    let events = events_ok("Wave Registered");
+    let d = deps(&hub.all(), &[&events], hub_on());
+
+    let out = handle(fixture("register.json"), &d).await.unwrap();
+    let Output::Register(out) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(out.hub_status, HubStatus::Registered);
+    assert!(out.hub.enabled);
+    assert_eq!(out.hub.home_region.as_deref(), Some("us-west-2"));
+    assert_eq!(out.hub.next_update_seconds, Some(expected_next as u32));
+    assert_eq!(
+        out.plan.workspaces[0].bundle_id.as_deref(),
+        Some("wsb-abcd12345")
+    );
+    assert_eq!(hub.create.num_calls(), 1);
+    assert_eq!(hub.import.num_calls(), 3);
+    assert_eq!(hub.notify.num_calls(), 3);
+    assert_eq!(events.num_calls(), 1);
+    // The output feeds the state machine: it must serialise with the contract's names.
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["hubStatus"], "registered");
+    assert_eq!(json["hub"]["progressUpdateStream"], "fleetshift");
+}
+
+#[tokio::test]
+async fn register_with_hub_disabled_publishes_only() {
+    let hub = HubRules::ok();
+    let events = events_ok("Wave Registered");
+    let d = deps(&hub.all(), &[&events], settings_with_bus());
+    let mut input = fixture("register.json");
+    input["plan"]["hub"] = json!({});
+    let Output::Register(out) = handle(input, &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.hub_status, HubStatus::Disabled);
+    assert!(!out.hub.enabled);
+    assert_eq!(hub.calls(), 0);
+    assert_eq!(events.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn register_degrades_or_fails_by_create_stream_error() {
+    type Make = fn() -> CreateProgressUpdateStreamError;
+    let cases: Vec<(&str, Make, Option<&str>)> = vec![
+        (
+            "HomeRegionNotSet",
+            || {
+                CreateProgressUpdateStreamError::HomeRegionNotSetException(
+                    HomeRegionNotSetException::builder()
+                        .message("The home region is not set")
+                        .build(),
+                )
+            },
+            None,
+        ),
+        (
+            "AccessDenied",
+            || {
+                CreateProgressUpdateStreamError::AccessDeniedException(
+                    AccessDeniedException::builder().message("denied").build(),
+                )
+            },
+            None,
+        ),
+        (
+            "Throttling",
+            || {
+                CreateProgressUpdateStreamError::ThrottlingException(
+                    ThrottlingException::builder()
+                        .message("slow down")
+                        .build()
+                        .unwrap(),
+                )
+            },
+            Some("ThrottlingException"),
+        ),
+        (
+            "InternalServerError",
+            || {
+                CreateProgressUpdateStreamError::InternalServerError(
+                    InternalServerError::builder().message("oops").build(),
+                )
+            },
+            Some("ServiceUnavailable"),
+        ),
+        (
+            "ServiceUnavailable",
+            || {
+                CreateProgressUpdateStreamError::ServiceUnavailableException(
+                    ServiceUnavailableException::builder()
+                        .message("later")
+                        .build(),
+                )
+            },
+            Some("ServiceUnavailable"),
+        ),
+        (
+            "InvalidInput",
+            || {
+                CreateProgressUpdateStreamError::InvalidInputException(
+                    InvalidInputException::builder().message("bad name").build(),
+                )
+            },
+            Some("InvalidRequest"),
+        ),
+    ];
+    for (name, make, expected) in cases {
+        let hub = HubRules {
+            create: mock!(aws_sdk_migrationhub::Client::create_progress_update_stream)
+                .then_error(make),
+            ..HubRules::ok()
+        };
+        let events = events_ok("Wave Registered");
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let res = handle(fixture("register.json"), &d).await;
+        assert_eq!(hub.import.num_calls(), 0, "{name}");
+        match expected {
+            None => {
+                let Output::Register(out) = res.unwrap() else {
+                    panic!("{name}")
+                };
+                assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
+                assert!(!out.hub.enabled, "{name}: later updates skip the Hub");
+                assert!(out.hub_error.is_some(), "{name}");
+                assert_eq!(
+                    events.num_calls(),
+                    1,
+                    "{name}: the event is still published"
+                );
+            }
+            Some(t) => {
+                assert_eq!(error_type(res.unwrap_err()), t, "{name}");
+                assert_eq!(events.num_calls(), 0, "{name}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn register_degrades_or_fails_by_import_error() {
+    type Make = fn() -> ImportMigrationTaskError;
+    let cases: Vec<(&str, Make, Option<&str>)> = vec![
+        (
+            "HomeRegionNotSet",
+            || {
+                ImportMigrationTaskError::HomeRegionNotSetException(
+                    HomeRegionNotSetException::builder().build(),
+                )
+            },
+            None,
+        ),
+        (
+            "AccessDenied",
+            || {
+                ImportMigrationTaskError::AccessDeniedException(
+                    AccessDeniedException::builder().build(),
+                )
+            },
+            None,
+        ),
+        (
+            "Throttling",
+            || {
+                ImportMigrationTaskError::ThrottlingException(
+                    ThrottlingException::builder()
+                        .message("slow")
+                        .build()
+                        .unwrap(),
+                )
+            },
+            Some("ThrottlingException"),
+        ),
+        (
+            "InternalServerError",
+            || {
+                ImportMigrationTaskError::InternalServerError(
+                    InternalServerError::builder().build(),
+                )
+            },
+            Some("ServiceUnavailable"),
+        ),
+        (
+            "ResourceNotFound",
+            || {
+                ImportMigrationTaskError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("no stream")
+                        .build(),
+                )
+            },
+            Some("ResourceNotFound"),
+        ),
+        (
+            "InvalidInput",
+            || {
+                ImportMigrationTaskError::InvalidInputException(
+                    InvalidInputException::builder().build(),
+                )
+            },
+            Some("InvalidRequest"),
+        ),
+    ];
+    for (name, make, expected) in cases {
+        let hub = HubRules {
+            import: mock!(aws_sdk_migrationhub::Client::import_migration_task).then_error(make),
+            ..HubRules::ok()
+        };
+        let events = events_ok("Wave Registered");
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let res = handle(fixture("register.json"), &d).await;
+        assert_eq!(hub.create.num_calls(), 1, "{name}");
+        assert_eq!(hub.notify.num_calls(), 0, "{name}");
+        match expected {
+            None => {
+                let Output::Register(out) = res.unwrap() else {
+                    panic!("{name}")
+                };
+                assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
+                assert_eq!(events.num_calls(), 1, "{name}");
+            }
+            Some(t) => {
+                assert_eq!(error_type(res.unwrap_err()), t, "{name}");
+                assert_eq!(events.num_calls(), 0, "{name}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn invalid_plans_make_no_call() {
+    let cases = [
+        (
+            "bad id pattern",
+            json!({"waveId": "w", "bundleId": "wsb-abcd12345", "workspaces": [{"workspaceId": "WS-1"}]}),
+            "workspaces[0].workspaceId",
+        ),
+        (
+            "missing field",
+            json!({"bundleId": "wsb-abcd12345", "workspaces": [{"workspaceId": "ws-abcd12345"}]}),
+            "waveId",
+        ),
+        (
+            "unknown field",
+            json!({"waveId": "w", "bundleId": "wsb-abcd12345", "workspaces": [{"workspaceId": "ws-abcd12345", "user": "alice"}]}),
+            "workspaces[0]",
+        ),
+        ("empty plan", json!({"waveId": "w"}), "workspaces"),
+        ("not an object", json!([]), "plan"),
+    ];
+    for (name, plan, field) in cases {
+        let hub = HubRules::ok();
+        let events = events_ok("Wave Registered");
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let err = handle(json!({"action": "register", "plan": plan}), &d)
+            .await
+            .unwrap_err();
+        let diag = Diagnostic::from(err);
+        assert_eq!(diag.error_type, "InvalidPlan", "{name}");
+        assert!(
+            diag.error_message.contains(field),
+            "{name}: {}",
+            diag.error_message
+        );
+        assert_eq!(hub.calls() + events.num_calls(), 0, "{name}");
+    }
+}
+
+// ----- update ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn update_notifies_within_hub_limits_and_publishes() {
+    let notify = mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+        .match_requests(|r| {
+            let t = r.task().expect("task");
+            r.progress_update_stream() == Some("fleetshift")
+                && r.migration_task_name() == Some("wave-2025-11-a-ws-abcd12345")
+                && t.status() == &Status::InProgress
+                && t.status_detail()
+                    .is_some_and(|d| d.chars().count() == MAX_STATUS_DETAIL_CHARS)
+                && t.progress_percent() == Some(100)
+                && r.next_update_seconds() == Some(16_500)
+                && r.update_date_time().is_some()
+        })
+        .then_output(|| NotifyMigrationTaskStateOutput::builder().build());
+    let hub = HubRules {
+        notify,
+        ..HubRules::ok()
+    };
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| {
+            let e = &r.entries()[0];
+            let d: Value = serde_json::from_str(e.detail().unwrap()).unwrap();
+            r.entries().len() == 1
+                && e.detail_type() == Some("Migration Progress")
+                && e.source() == Some("fleetshift")
+                && d["taskName"] == "wave-2025-11-a-ws-abcd12345"
+                && d["status"] == "IN_PROGRESS"
+                && d["hubStatus"] == "updated"
+                && d["progressPercent"] == 100
+                && d["updatedAt"].as_str().is_some_and(|t| t.ends_with('Z'))
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&hub.all(), &[&events], hub_on());
+    let mut input = fixture("update.json");
+    input["statusDetail"] = json!("x".repeat(4000));
+    input["progressPercent"] = json!(150);
+    input["nextUpdateSeconds"] = json!(60);
+
+    let Output::Update(out) = handle(input, &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.hub_status, HubStatus::Updated);
+    assert!(out.event_published);
+    assert_eq!(hub.notify.num_calls(), 1);
+    assert_eq!(hub.import.num_calls(), 0);
+    assert_eq!(events.num_calls(), 1);
+    assert_eq!(
+        serde_json::to_value(&out).unwrap(),
+        json!({"hubStatus": "updated", "eventPublished": true})
+    );
+}
+
+#[tokio::test]
+async fn update_bot_with_hub_disabled_publishes_only() {
+    let hub = HubRules::ok();
+    let events = events_ok("Migration Progress");
+    let d = deps(&hub.all(), &[&events], hub_on());
+    let Output::Update(out) = handle(fixture("update-bot.json"), &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.hub_status, HubStatus::Disabled);
+    assert_eq!(hub.calls(), 0);
+    assert_eq!(events.num_calls(), 1);
+}
+
+/// Every exception NotifyMigrationTaskState documents: the error type it becomes, or the
+/// degradation (events only, still success).
+#[tokio::test]
+async fn notify_exceptions_map_to_error_types_or_degrade() {
+    type Make = fn() -> NotifyMigrationTaskStateError;
+    let cases: Vec<(&str, Make, Option<&str>)> = vec![
+        (
+            "AccessDenied",
+            || {
+                NotifyMigrationTaskStateError::AccessDeniedException(
+                    AccessDeniedException::builder()
+                        .message("not allowed")
+                        .build(),
+                )
+            },
+            None,
+        ),
+        (
+            "Throttling",
+            || {
+                NotifyMigrationTaskStateError::ThrottlingException(
+                    ThrottlingException::builder()
+                        .message("Rate exceeded")
+                        .retry_after_seconds(2)
+                        .build()
+                        .unwrap(),
+                )
+            },
+            Some("ThrottlingException"),
+        ),
+        (
+            "InternalServerError",
+            || {
+                NotifyMigrationTaskStateError::InternalServerError(
+                    InternalServerError::builder().message("internal").build(),
+                )
+            },
+            Some("ServiceUnavailable"),
+        ),
+        (
+            "ServiceUnavailable",
+            || {
+                NotifyMigrationTaskStateError::ServiceUnavailableException(
+                    ServiceUnavailableException::builder()
+                        .message("later")
+                        .build(),
+                )
+            },
+            Some("ServiceUnavailable"),
+        ),
+        (
+            "DryRunOperation",
+            || {
+                NotifyMigrationTaskStateError::DryRunOperation(
+                    DryRunOperation::builder().message("dry run").build(),
+                )
+            },
+            Some("UnexpectedResponse"),
+        ),
+        (
+            "UnauthorizedOperation",
+            || {
+                NotifyMigrationTaskStateError::UnauthorizedOperation(
+                    UnauthorizedOperation::builder()
+                        .message("unauthorized")
+                        .build(),
+                )
+            },
+            None,
+        ),
+        (
+            "InvalidInput",
+            || {
+                NotifyMigrationTaskStateError::InvalidInputException(
+                    InvalidInputException::builder().message("bad").build(),
+                )
+            },
+            Some("InvalidRequest"),
+        ),
+        (
+            "ResourceNotFound",
+            || {
+                NotifyMigrationTaskStateError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("no such task")
+                        .build(),
+                )
+            },
+            Some("ResourceNotFound"),
+        ),
+        (
+            "HomeRegionNotSet",
+            || {
+                NotifyMigrationTaskStateError::HomeRegionNotSetException(
+                    HomeRegionNotSetException::builder()
+                        .message("home region not set")
+                        .build(),
+                )
+            },
+            None,
+        ),
+    ];
+    for (name, make, expected) in cases {
+        let hub = HubRules {
+            notify: mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+                .then_error(make),
+            ..HubRules::ok()
+        };
+        let events = events_ok("Migration Progress");
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let res = handle(fixture("update.json"), &d).await;
+        match expected {
+            None => {
+                let Output::Update(out) = res.unwrap_or_else(|e| panic!("{name}: {e}")) else {
+                    panic!("{name}")
+                };
+                assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
+                assert!(out.event_published, "{name}");
+                assert!(out.hub_error.is_some(), "{name}");
+                assert_eq!(events.num_calls(), 1, "{name}: event still published");
+            }
+            Some(t) => {
+                assert_eq!(error_type(res.unwrap_err()), t, "{name}");
+                assert_eq!(
+                    events.num_calls(),
+                    0,
+                    "{name}: published on the retry instead"
+                );
+            }
+        }
+        if name == "ResourceNotFound" {
+            // The unknown task was imported and notified once more before giving up.
+            assert_eq!(hub.import.num_calls(), 1);
+            assert_eq!(hub.notify.num_calls(), 2);
+        } else {
+            assert_eq!(hub.import.num_calls(), 0, "{name}");
+            assert!(hub.notify.num_calls() >= 1, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn update_imports_a_task_hub_does_not_know() {
+    let notify = mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+        .sequence()
+        .error(|| {
+            NotifyMigrationTaskStateError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().build(),
+            )
+        })
+        .output(|| NotifyMigrationTaskStateOutput::builder().build())
+        .build();
+    let import = mock!(aws_sdk_migrationhub::Client::import_migration_task)
+        .match_requests(|r| r.migration_task_name() == Some("wave-2025-11-a-ws-abcd12345"))
+        .then_output(|| ImportMigrationTaskOutput::builder().build());
+    let hub = HubRules {
+        notify,
+        import,
+        ..HubRules::ok()
+    };
+    let events = events_ok("Migration Progress");
+    let d = deps(&hub.all(), &[&events], hub_on());
+    let Output::Update(out) = handle(fixture("update.json"), &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.hub_status, HubStatus::Updated);
+    assert_eq!(hub.notify.num_calls(), 2);
+    assert_eq!(hub.import.num_calls(), 1);
+    assert_eq!(events.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn invalid_updates_make_no_call() {
+    let base = fixture("update.json");
+    let mut bad_task = base.clone();
+    bad_task["task"]["id"] = json!("alice");
+    let mut bad_kind = base.clone();
+    bad_kind["task"] = json!({"kind": "user", "id": "alice"});
+    let mut missing = base.clone();
+    missing.as_object_mut().unwrap().remove("status");
+    let mut unknown = base.clone();
+    unknown["userName"] = json!("alice");
+    let mut bad_status = base.clone();
+    bad_status["status"] = json!("DONE");
+    let mut bad_stream = base.clone();
+    bad_stream["hub"]["progressUpdateStream"] = json!("a:b");
+    let unknown_action = json!({"action": "delete"});
+    for (name, input) in [
+        ("bad task id", bad_task),
+        ("unknown task kind", bad_kind),
+        ("missing status", missing),
+        ("unknown field", unknown),
+        ("unknown status", bad_status),
+        ("bad stream", bad_stream),
+        ("unknown action", unknown_action),
+    ] {
+        let hub = HubRules::ok();
+        let events = events_ok("Migration Progress");
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let err = handle(input, &d).await.unwrap_err();
+        assert_eq!(error_type(err), "InvalidPlan", "{name}");
+        assert_eq!(hub.calls() + events.num_calls(), 0, "{name}");
+    }
+}
+
+// ----- EventBridge failures ----------------------------------------------------------------
+
+#[tokio::test]
+async fn rejected_events_are_typed_errors() {
+    for (code, expected) in [
+        ("ThrottlingException", "ThrottlingException"),
+        ("InternalFailure", "ServiceUnavailable"),
+        ("NotAuthorizedForSourceException", "AccessDenied"),
+    ] {
+        let events = mock!(aws_sdk_eventbridge::Client::put_events).then_output(move || {
+            PutEventsOutput::builder()
+                .failed_entry_count(1)
+                .entries(
+                    PutEventsResultEntry::builder()
+                        .error_code(code)
+                        .error_message("rejected")
+                        .build(),
+                )
+                .build()
+        });
+        let hub = HubRules::ok();
+        let d = deps(&hub.all(), &[&events], hub_on());
+        let err = handle(fixture("update-bot.json"), &d).await.unwrap_err();
+        let diag = Diagnostic::from(err);
+        assert_eq!(diag.error_type, expected, "{code}");
+        assert!(diag.error_message.contains(code), "{}", diag.error_message);
+        assert_eq!(events.num_calls(), 1);
+    }
+}
+
+#[tokio::test]
+async fn put_events_service_error_is_retryable() {
+    let events = mock!(aws_sdk_eventbridge::Client::put_events).then_error(|| {
+        PutEventsError::InternalException(
+            aws_sdk_eventbridge::types::error::InternalException::builder()
+                .message("internal")
+                .build(),
+        )
+    });
+    let hub = HubRules::ok();
+    let d = deps(&hub.all(), &[&events], hub_on());
+    let err = handle(fixture("finish.json"), &d).await.unwrap_err();
+    assert_eq!(error_type(err), "ServiceUnavailable");
+}
+
+// ----- finish ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn finish_summarises_and_publishes_the_mapping() {
+    let hub = HubRules::ok();
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| {
+            let e = &r.entries()[0];
+            let d: Value = serde_json::from_str(e.detail().unwrap()).unwrap();
+            e.detail_type() == Some("Wave Finished")
+                && d["mapping"][0]["targetWorkspaceId"] == "ws-new0000001"
+                && d["mapping"][0]["standby"]["pending"][0]["standbyWorkspaceId"] == "ws-stby000001"
+                && d["bots"][0]["v1BotName"] == "OrderFlowers"
+                && d["parts"] == 1
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&hub.all(), &[&events], hub_on());
+    let Output::Finish(out) = handle(fixture("finish.json"), &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((out.total, out.completed, out.failed), (3, 1, 2));
+    assert_eq!(out.mapping.len(), 2);
+    assert_eq!(out.mapping[1].target_workspace_id, None);
+    assert_eq!(
+        out.cause,
+        "1 of 2 WorkSpaces and 1 of 1 bot failed: ws-abcd12346: new WorkSpace ws-new0000002 not \
+         AVAILABLE 90 minutes after the migration started (state PENDING); migrations can fail \
+         silently; OrderFlowers:$LATEST: LexV1Unavailable: Lex V1 model building stopped answering \
+         on 2025-09-15"
+    );
+    assert_eq!(out.events_published, 1);
+    assert_eq!(hub.calls(), 0, "finish reports to EventBridge only");
+    assert_eq!(events.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_large_finish_is_split_across_events() {
+    let items: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({
+                "sourceWorkspaceId": format!("ws-{i:010}"),
+                "status": "FAILED",
+                "cause": "y".repeat(2400),
+            })
+        })
+        .collect();
+    let input = json!({"action": "finish", "waveId": "big", "workspaces": items, "bots": []});
+    let entries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = entries.clone();
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            seen.fetch_add(r.entries().len(), std::sync::atomic::Ordering::SeqCst);
+            r.entries()
+                .iter()
+                .all(|e| e.detail().unwrap().len() < 256 * 1024)
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&[], &[&events], hub_on());
+    let Output::Finish(out) = handle(input, &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.failed, 600);
+    assert!(out.events_published >= 6, "{}", out.events_published);
+    assert_eq!(
+        entries.load(std::sync::atomic::Ordering::SeqCst),
+        out.events_published
+    );
+    assert_eq!(
+        events.num_calls(),
+        out.events_published,
+        "one ~250 KB entry per request"
+    );
+    assert!(out.cause.ends_with("; and 590 more"), "{}", out.cause);
+}
+
+#[tokio::test]
+async fn finish_with_everything_completed() {
+    let events = events_ok("Wave Finished");
+    let d = deps(&[], &[&events], settings_with_bus());
+    let input = json!({"action": "finish", "waveId": "w", "workspaces": [
+        {"sourceWorkspaceId": "ws-abcd12345", "targetWorkspaceId": "ws-abcd99999", "status": "COMPLETED", "kind": "workspace"}
+    ]});
+    let Output::Finish(out) = handle(input, &d).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(out.cause, "all 1 WorkSpace completed");
+    assert_eq!(out.failed, 0);
+}
