@@ -1,0 +1,15 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use poll_image_import::{Deps, handle_json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    // No settings of its own: the image lives in the function's Region (AWS_REGION).
+    let config = fleetshift_core::clients::load().await;
+    let deps = Deps::from_config(&config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let deps = deps.clone();
+        async move { handle_json(event.payload, &deps).await }
+    }))
+    .await
+}
