@@ -1045,8 +1045,13 @@ impl Run {
                             let log = format!(
                                 "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
                             );
-                            env["LogResult"] =
-                                Value::from(base64::engine::general_purpose::STANDARD.encode(log));
+                            let log = base64::engine::general_purpose::STANDARD.encode(log);
+                            // Lambda returns the log tail as a header too, and the envelope
+                            // shows every header.
+                            let http = &mut env["SdkHttpMetadata"];
+                            http["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([log]);
+                            http["HttpHeaders"]["X-Amz-Log-Result"] = Value::from(log.as_str());
+                            env["LogResult"] = Value::from(log);
                         }
                         env
                     }
@@ -1183,6 +1188,7 @@ impl Run {
         if let Some(f) = failure {
             return Err(f);
         }
+        self.emit(br, "ParallelStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered)
     }
 

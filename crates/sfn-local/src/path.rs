@@ -42,8 +42,11 @@ fn to_rfc9535(path: &str) -> String {
         let c = bytes[i];
         if let Some(q) = quote {
             if c == b'\\' && i + 1 < bytes.len() {
-                // RFC 9535 forbids escaping the other quote character: drop the backslash.
+                // AWS (Jayway) keeps the backslash before the other quote character as part
+                // of the name (recorded: `$['a\"b']` selects the member `a\"b`); RFC 9535
+                // forbids that escape, so spell the backslash out.
                 if (bytes[i + 1] == b'"' || bytes[i + 1] == b'\'') && bytes[i + 1] != q {
+                    out.push_str("\\\\");
                     out.push(bytes[i + 1] as char);
                 } else {
                     out.push('\\');

@@ -21,6 +21,8 @@ const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance-baselin
 const REPORT: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/sfn-conformance-failures.txt");
 
 const SM_NAME: &str = "ArnPart0";
+/// Where the engine's virtual clock starts (its default, stated here because Wait cases use it).
+const VIRTUAL_START: &str = "2000-01-01T00:00:00Z";
 const EXEC_NAME: &str = "ExecArnPart0";
 
 /// Python's `repr` of a JSON value (what `return_decorated_input` prints).
@@ -97,6 +99,11 @@ fn engine_for(handlers: &[Value]) -> Engine {
         .region("us-east-1")
         .role_arn("snf_role_arn")
         .seed(7)
+        .virtual_clock(
+            chrono::DateTime::parse_from_rfc3339(VIRTUAL_START)
+                .unwrap()
+                .into(),
+        )
         .build();
     let files: Vec<&str> = handlers.iter().filter_map(Value::as_str).collect();
     if !files.is_empty() {
@@ -115,6 +122,18 @@ fn engine_for(handlers: &[Value]) -> Engine {
         }
         // a few recordings name the function without the angle brackets
         stub(&engine, "lambda_function_name", files[0]);
+        for i in 1..6 {
+            let file = files
+                .get(i)
+                .or(files.first())
+                .copied()
+                .unwrap_or("id_function.py");
+            stub(&engine, &format!("lambda_function_{i}_name"), file);
+        }
+        // the local-mocking recordings masked the function names as function_name_branchN
+        for (i, file) in files.iter().enumerate() {
+            stub(&engine, &format!("function_name_branch{}", i + 1), file);
+        }
     }
     engine
 }
@@ -155,6 +174,24 @@ fn mask_str(s: &str) -> String {
             }
             _ => break,
         }
+    }
+    // function:lambda_function_N_name (no angle brackets) -> function:<lambda_function_name>
+    let bare = "function:lambda_function_";
+    let mut from = 0;
+    while let Some(k) = s[from..].find(bare) {
+        let i = from + k;
+        let rest = &s[i + bare.len()..];
+        match rest.find("_name") {
+            Some(j) if j <= 3 && rest[..j].chars().all(|c| c.is_ascii_digit()) => {
+                s = format!(
+                    "{}function:<lambda_function_name>{}",
+                    &s[..i],
+                    &rest[j + 5..]
+                );
+            }
+            _ => {}
+        }
+        from = i + 1;
     }
     s = s.replace("<request_id>", "<uuid>");
     // <uuid:N> -> <uuid>
@@ -198,8 +235,11 @@ fn mask(v: &Value, key: &str) -> Value {
                 "X-Amzn-Trace-Id" => return json!("X-Amzn-Trace-Id"),
                 "RequestId" => return json!("RequestId"),
                 "region" => return json!("<region>"),
-                "LogResult" => return json!("<LogResult>"),
+                "LogResult" | "X-Amz-Log-Result" => return json!("<LogResult>"),
                 _ => {}
+            }
+            if k.contains("enter") && s == "<entered-time>" {
+                return json!("entered-time");
             }
             if k.contains("enter") && s == "date" {
                 return json!("entered-time");
@@ -218,6 +258,9 @@ fn mask(v: &Value, key: &str) -> Value {
             Value::String(mask_str(s))
         }
         Value::Array(a) => {
+            if key == "X-Amz-Log-Result" {
+                return json!("<LogResult>");
+            }
             if matches!(key, "x-amzn-RequestId" | "Date" | "X-Amzn-Trace-Id") {
                 return Value::String(if key == "Date" {
                     "date".into()
@@ -318,7 +361,14 @@ fn same(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
         return Ok(());
     }
     // the recordings masked timestamps in inputs
-    if expected == "timestamp" && actual.is_string() {
+    if (expected == "timestamp" || expected == "<timestamp>") && actual.is_string() {
+        return Ok(());
+    }
+    // values the recorder replaced by their own location (`"stateExitedEventDetails.output"`)
+    if let Value::String(e) = expected
+        && e.contains('.')
+        && at.ends_with(&format!(".{e}"))
+    {
         return Ok(());
     }
     if let (Some(e), Some(a)) = (error_payload(expected), error_payload(actual))
@@ -415,10 +465,56 @@ fn compare(expected: &[Value], actual: &[Value], concurrent: bool) -> Result<(),
             .find(|(j, a)| !used[*j] && same(e, a, "").is_ok());
         match hit {
             Some((j, _)) => used[j] = true,
-            None => return ordered,
+            None => {
+                return ordered.map_err(|o| {
+                    format!(
+                        "{o}\n  and as concurrent branches: no event of ours matches {}",
+                        e.to_string().chars().take(600).collect::<String>()
+                    )
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// The recorder's `SfnNoneRecursiveParallelTransformer` (the recordings whose branch events have
+/// `"id": [0]`): between a `ParallelStateStarted` and the next `ParallelState{Succeeded,Aborted,
+/// Exited,Failed}` it sorts the branch events; because it splices the sorted list back in at
+/// both the `...Succeeded`/`...Failed` and the `...Exited` event, it drops the former (and, for
+/// nested Parallel states, a few more). Applied to our history so both lose the same events.
+fn recorder_parallel_transform(events: &mut Vec<Value>) {
+    let mut start = 0usize;
+    let mut sub: Vec<Value> = Vec::new();
+    let mut in_sub = false;
+    let mut i = 0;
+    while i < events.len() {
+        match events[i]["type"].as_str().unwrap_or("") {
+            "ParallelStateSucceeded"
+            | "ParallelStateAborted"
+            | "ParallelStateExited"
+            | "ParallelStateFailed" => {
+                let mut sorted = sub.clone();
+                sorted.sort_by_key(|e| e.to_string());
+                if start <= i {
+                    events.splice(start..i, sorted);
+                }
+                in_sub = false;
+            }
+            "ParallelStateStarted" => {
+                in_sub = true;
+                sub.clear();
+                start = i + 1;
+            }
+            _ if in_sub => {
+                events[i]["id"] = json!([0]);
+                events[i]["previousEventId"] = json!(0);
+                sub.push(events[i].clone());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
 }
 
 fn feature(case: &str) -> String {
@@ -435,7 +531,9 @@ fn concurrent(def: &Value) -> bool {
 
 /// The recordings left a few values masked or unpatched; put back what the case's name or its
 /// recorded failure says they were.
-fn patch_case(c: &mut Value) {
+/// Returns the value put back for a masked timestamp and its mask, so that our history can be
+/// masked the same way.
+fn patch_case(c: &mut Value) -> Option<(String, String)> {
     let name = c["case"].as_str().unwrap_or("").to_string();
     let param = name
         .rsplit_once('[')
@@ -450,32 +548,91 @@ fn patch_case(c: &mut Value) {
         let text = c["definition"].to_string().replace(placeholder, &value);
         c["definition"] = serde_json::from_str(&text).unwrap();
     }
-    // Timestamps in the inputs of Wait cases were masked as "timestamp".
-    if c["input"].to_string().contains("\"timestamp\"") {
+    // A Task's Resource that the history shows was a different Lambda function (patched after
+    // recording and missing from `patched_resource_paths`): use the one AWS called.
+    let mut entered: Option<String> = None;
+    let events = c["expected_events"].as_array().cloned().unwrap_or_default();
+    for e in &events {
+        match e["type"].as_str() {
+            Some("TaskStateEntered") => {
+                entered = e["stateEnteredEventDetails"]["name"]
+                    .as_str()
+                    .map(str::to_string);
+            }
+            Some("LambdaFunctionScheduled") => {
+                let recorded = e["lambdaFunctionScheduledEventDetails"]["resource"]
+                    .as_str()
+                    .map(|r| {
+                        r.replace(
+                            "arn:<partition>:lambda:<region>:",
+                            "arn:aws:lambda:us-east-1:",
+                        )
+                    });
+                let slot = entered.as_deref().and_then(|n| {
+                    c["definition"]
+                        .get_mut("States")?
+                        .get_mut(n)?
+                        .get_mut("Resource")
+                });
+                if let (Some(slot), Some(recorded)) = (slot, recorded)
+                    && !slot
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("arn:aws:lambda:us-east-1:111111111111:function:")
+                {
+                    *slot = Value::String(recorded);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Timestamps in the inputs of Wait cases were masked as "timestamp", "<timestamp>" or
+    // (TimestampPath cases) "date".
+    let input_text = c["input"].to_string();
+    let masked = ["\"timestamp\"", "\"<timestamp>\"", "\"date\""]
+        .into_iter()
+        .find(|m| {
+            input_text.contains(m)
+                && (*m != "\"date\"" || c["definition"].to_string().contains("TimestampPath"))
+        });
+    if let Some(masked) = masked {
         let failed_with = c["expected_events"]
             .as_array()
             .and_then(|e| e.last())
             .and_then(|e| e["executionFailedEventDetails"]["cause"].as_str())
             .and_then(|cause| cause.rsplit_once(" == ").map(|(_, v)| v.to_string()))
             .filter(|v| v != "<timestamp>");
+        // the recorded error shows the value unmasked: then there is nothing to mask back
+        let from_error = failed_with.is_some();
         let value = match (failed_with, &param) {
             (Some(v), _) => v,
-            (None, Some(p)) if p.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') => {
+            (None, Some(p))
+                if !p.is_empty() && p.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') =>
+            {
                 "2016-12-05T21:29:29Z".into()
+            }
+            // `[N]`: N days after the start (the engine's virtual clock starts at VIRTUAL_START)
+            (None, Some(p)) if !p.is_empty() && p.chars().all(|ch| ch.is_ascii_digit()) => {
+                let days: i64 = p.parse().unwrap_or(0);
+                (chrono::DateTime::parse_from_rfc3339(VIRTUAL_START).unwrap()
+                    + chrono::Duration::days(days))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             }
             (None, Some(p)) => format!("2016-12-05T21:29:29{p}"),
             (None, None) => "2016-12-05T21:29:29Z".into(),
         };
         let text = c["input"]
             .to_string()
-            .replace("\"timestamp\"", &Value::String(value).to_string());
+            .replace(masked, &Value::String(value.clone()).to_string());
         c["input"] = serde_json::from_str(&text).unwrap();
+        return (!from_error).then(|| (value, masked.trim_matches('"').to_string()));
     }
+    None
 }
 
 async fn run_case(c: &Value) -> Result<(), String> {
     let mut c = c.clone();
-    patch_case(&mut c);
+    let put_back = patch_case(&mut c);
     let c = &c;
     let def = Definition::from_value(c["definition"].clone())
         .map_err(|e| format!("definition rejected: {e}"))?;
@@ -495,13 +652,21 @@ async fn run_case(c: &Value) -> Result<(), String> {
         .await
         .map_err(|_| "did not finish within 20 s of real time".to_string())?
         .map_err(|e| format!("start failed: {e}"))?;
-    let ours: Vec<Value> = engine
+    let mut ours: Vec<Value> = engine
         .history(&done.execution_arn)
         .unwrap()
         .iter()
         .map(|e| e.to_json())
         .collect();
     let expected = c["expected_events"].as_array().cloned().unwrap_or_default();
+    if expected.iter().any(|e| e["id"].is_array()) {
+        recorder_parallel_transform(&mut ours);
+    }
+    // mask the timestamp we put back wherever it shows, as the recorder did
+    if let Some((value, masked)) = put_back {
+        let text = Value::Array(ours).to_string().replace(&value, &masked);
+        ours = serde_json::from_str::<Vec<Value>>(&text).unwrap();
+    }
     compare(
         &normalise_expected(&expected),
         &normalise_ours(&ours),
