@@ -232,6 +232,8 @@ pub(crate) struct Inner {
     pub(crate) handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
     pub(crate) clock: ClockMode,
     pub(crate) seed: u64,
+    /// Whether [`EngineBuilder::seed`] was called: then intrinsics draw from the seed too.
+    pub(crate) seeded: bool,
     pub(crate) region: String,
     pub(crate) account: String,
     pub(crate) role_arn: String,
@@ -250,6 +252,7 @@ pub struct EngineBuilder {
     handlers: HashMap<String, Arc<dyn Handler>>,
     clock: ClockMode,
     seed: u64,
+    seeded: bool,
     region: String,
     account: String,
     role_arn: Option<String>,
@@ -293,9 +296,11 @@ impl EngineBuilder {
         self
     }
 
-    /// Seeds the random number generator behind retry jitter (runs repeat exactly).
+    /// Seeds the random numbers behind retry jitter, `States.UUID` and `States.MathRandom`
+    /// (without a seed argument): a named execution repeats exactly.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self.seeded = true;
         self
     }
 
@@ -327,6 +332,7 @@ impl EngineBuilder {
                 handlers: RwLock::new(self.handlers),
                 clock: self.clock,
                 seed: self.seed,
+                seeded: self.seeded,
                 region: self.region,
                 account: self.account,
                 role_arn,
@@ -347,6 +353,13 @@ fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
 }
 
+impl Inner {
+    /// The seed, when the engine has one.
+    pub(crate) fn seeded(&self) -> Option<u64> {
+        self.seeded.then_some(self.seed)
+    }
+}
+
 impl Engine {
     /// A builder with no handlers, a virtual clock, seed 0, `us-east-1` and account
     /// `123456789012`.
@@ -357,6 +370,7 @@ impl Engine {
                 start: fleetshift_clock::from_millis(DEFAULT_VIRTUAL_START_MS),
             },
             seed: 0,
+            seeded: false,
             region: "us-east-1".into(),
             account: "123456789012".into(),
             role_arn: None,

@@ -15,7 +15,7 @@ use crate::definition::{
 };
 use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
 use crate::history::HistoryEvent;
-use crate::path::Scope;
+use crate::path::{Draws, Scope};
 use crate::time::{format_timestamp, parse_timestamp};
 
 /// The payload limit of Step Functions (256 KiB).
@@ -56,6 +56,22 @@ struct Branch {
     item: Option<(usize, Value)>,
     /// Mixed into the jitter seed so every branch draws its own, repeatable numbers.
     key: u64,
+    /// `States.UUID` and `States.MathRandom` draws, when the engine has a seed.
+    draws: Option<Draws>,
+    /// A Parallel state's branch: a Task whose error ends the branch is aborted.
+    parallel: bool,
+}
+
+impl Branch {
+    fn new(prev: u64, item: Option<(usize, Value)>, key: u64, seed: Option<u64>) -> Self {
+        Self {
+            prev,
+            item,
+            key,
+            draws: seed.map(|s| Draws::new(hash64(&[s, key, 3]))),
+            parallel: false,
+        }
+    }
 }
 
 struct Run {
@@ -92,7 +108,7 @@ fn error_details(f: &Failure) -> Map<String, Value> {
     m
 }
 
-fn hash64(parts: &[u64]) -> u64 {
+pub(crate) fn hash64(parts: &[u64]) -> u64 {
     // splitmix64 over the parts
     let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
     for p in parts {
@@ -144,11 +160,7 @@ pub(crate) async fn run_execution(
     };
     let body = definition.root.clone();
     let fut = async {
-        let mut br = Branch {
-            prev: 0,
-            item: None,
-            key: str_hash(&run.rec.arn),
-        };
+        let mut br = Branch::new(0, None, str_hash(&run.rec.arn), run.engine.inner.seeded());
         let mut started = io_details("input", &run.rec.input);
         started.insert(
             "roleArn".into(),
@@ -178,11 +190,7 @@ pub(crate) async fn run_execution(
                     exec_timeout: true,
                     runtime_in_state: false,
                 }),
-                Branch {
-                    prev: 0,
-                    item: None,
-                    key: 0,
-                },
+                Branch::new(0, None, 0, None),
             ),
         }
     } else {
@@ -530,9 +538,18 @@ impl Run {
                     entered_type(&st.kind),
                     Some(("stateEnteredEventDetails", Value::Object(d))),
                 );
-                let Step::Next(output, next) = self
-                    .run_state(&st, input, br, entered, entered_time)
-                    .await?;
+                let step = self.run_state(&st, input, br, entered, entered_time).await;
+                let Step::Next(output, next) = match step {
+                    Ok(s) => s,
+                    Err(f) => {
+                        // AWS marks a Task whose error ends a Parallel branch as aborted
+                        // (recorded: TaskFailed, then TaskStateAborted).
+                        if br.parallel && matches!(st.kind, Kind::Task(_)) && !f.exec_timeout {
+                            self.emit(br, "TaskStateAborted", None);
+                        }
+                        return Err(f);
+                    }
+                };
                 let mut d = io_details("output", &output);
                 d.insert("name".into(), Value::from(st.name.as_str()));
                 self.emit(
@@ -570,6 +587,7 @@ impl Run {
                         .eval(&Scope {
                             input: &eff,
                             context: &ctx,
+                            rng: br.draws.as_ref(),
                         })
                         .map_err(rt)?,
                     (None, None) => eff,
@@ -593,6 +611,7 @@ impl Run {
                         Some(StrOrQuery::Query(q)) => match q.eval(&Scope {
                             input: &raw,
                             context: &ctx,
+                            rng: br.draws.as_ref(),
                         }) {
                             Ok(Value::String(s)) => Ok(Some(s)),
                             Ok(other) => Err(rt(format!(
@@ -616,6 +635,7 @@ impl Run {
                 let scope = Scope {
                     input: &eff,
                     context: &ctx,
+                    rng: br.draws.as_ref(),
                 };
                 let mut next = None;
                 for c in choices {
@@ -645,6 +665,7 @@ impl Run {
                 let scope = Scope {
                     input: &eff,
                     context: &ctx,
+                    rng: br.draws.as_ref(),
                 };
                 let now = self.now();
                 let until: SystemTime = match w {
@@ -816,6 +837,7 @@ impl Run {
         Ok(Step::Next(out, Some(c.next.clone())))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         st: &State,
@@ -823,6 +845,7 @@ impl Run {
         ctx: &Value,
         result: Value,
         entered: u64,
+        br: &Branch,
     ) -> Result<Value, Failure> {
         let rt = |m: String| self.runtime(&st.name, entered, m);
         let result = match &st.result_selector {
@@ -830,6 +853,7 @@ impl Run {
                 .eval(&Scope {
                     input: &result,
                     context: ctx,
+                    rng: br.draws.as_ref(),
                 })
                 .map_err(rt)?,
             None => result,
@@ -854,6 +878,7 @@ impl Run {
                 .eval(&Scope {
                     input: &eff,
                     context: ctx,
+                    rng: br.draws.as_ref(),
                 })
                 .map_err(rt)?,
             None => eff,
@@ -866,6 +891,7 @@ impl Run {
                     .eval(&Scope {
                         input: raw,
                         context: ctx,
+                        rng: br.draws.as_ref(),
                     })
                     .map_err(rt)?;
                 Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
@@ -1076,7 +1102,7 @@ impl Run {
                         )),
                     );
                 }
-                self.finish(st, raw, ctx, result, entered)
+                self.finish(st, raw, ctx, result, entered, br)
             }
             Err(CallError::Failed(f)) => {
                 if is_direct {
@@ -1136,6 +1162,7 @@ impl Run {
                 .eval(&Scope {
                     input: &eff,
                     context: ctx,
+                    rng: br.draws.as_ref(),
                 })
                 .map_err(rt)?,
             None => eff,
@@ -1150,11 +1177,13 @@ impl Run {
                 |(i, b)| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
                     let input = input.clone();
                     Box::pin(async move {
-                        let mut child = Branch {
-                            prev: started,
-                            item: None,
-                            key: hash64(&[key, 1, i as u64]),
-                        };
+                        let mut child = Branch::new(
+                            started,
+                            None,
+                            hash64(&[key, 1, i as u64]),
+                            self.engine.inner.seeded(),
+                        );
+                        child.parallel = true;
                         if self.virtual_time {
                             let (r, end) =
                                 fleetshift_clock::scope(start, self.run_body(b, input, &mut child))
@@ -1189,7 +1218,7 @@ impl Run {
             return Err(f);
         }
         self.emit(br, "ParallelStateSucceeded", None);
-        self.finish(st, raw, ctx, Value::Array(results), entered)
+        self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 
     async fn map_attempt(
@@ -1223,6 +1252,7 @@ impl Run {
                     .eval(&Scope {
                         input: &eff,
                         context: ctx,
+                        rng: br.draws.as_ref(),
                     })
                     .map_err(rt)?;
                 match v.as_u64() {
@@ -1265,6 +1295,7 @@ impl Run {
                         t.eval(&Scope {
                             input: &eff,
                             context: &c,
+                            rng: br.draws.as_ref(),
                         })
                         .map_err(rt)?,
                     );
@@ -1304,11 +1335,12 @@ impl Run {
                             (k, t)
                         };
                         let run = async {
-                            let mut child = Branch {
-                                prev: started,
-                                item: Some((i, input.clone())),
-                                key: hash64(&[key, 2, i as u64]),
-                            };
+                            let mut child = Branch::new(
+                                started,
+                                Some((i, input.clone())),
+                                hash64(&[key, 2, i as u64]),
+                                self.engine.inner.seeded(),
+                            );
                             let d = json!({"index": i, "name": name});
                             self.emit(
                                 &mut child,
@@ -1368,7 +1400,7 @@ impl Run {
             return Err(f);
         }
         self.emit(br, "MapStateSucceeded", None);
-        self.finish(st, raw, ctx, Value::Array(results), entered)
+        self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1415,6 +1447,7 @@ impl Run {
                         t.eval(&Scope {
                             input: eff,
                             context: &c,
+                            rng: br.draws.as_ref(),
                         })
                         .map_err(rt)?,
                     );
@@ -1428,6 +1461,7 @@ impl Run {
                     t.eval(&Scope {
                         input: eff,
                         context: ctx,
+                        rng: br.draws.as_ref(),
                     })
                     .map_err(rt)?,
                 ),
@@ -1554,7 +1588,7 @@ impl Run {
             ));
         }
         self.emit(br, "MapRunSucceeded", None);
-        self.finish(st, raw, ctx, Value::Array(results), entered)
+        self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 }
 

@@ -418,7 +418,10 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
                 Some(seed) => {
                     rand::rngs::StdRng::seed_from_u64(num_i64(seed, f)? as u64).random_range(a..b)
                 }
-                None => rand::rng().random_range(a..b),
+                None => match s.rng {
+                    Some(d) => d.next().random_range(a..b),
+                    None => rand::rng().random_range(a..b),
+                },
             };
             Ok(Value::from(x))
         }
@@ -447,7 +450,13 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
         }
         "States.UUID" => {
             arity(f, &args, 0..=0)?;
-            Ok(Value::String(uuid_v4()))
+            Ok(Value::String(match s.rng {
+                Some(d) => {
+                    use rand::Rng;
+                    uuid_from(d.next().random())
+                }
+                None => uuid_v4(),
+            }))
         }
         other => Err(format!("unknown intrinsic function '{other}'")),
     }
@@ -496,7 +505,11 @@ fn num_f64(v: &Value, f: &str) -> Result<f64, String> {
 
 /// A random (version 4) UUID.
 pub(crate) fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
+    uuid_from(rand::random())
+}
+
+/// A version 4 UUID from 16 random bytes.
+fn uuid_from(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
@@ -522,6 +535,7 @@ mod tests {
             &Scope {
                 input: &input,
                 context: &ctx,
+                rng: None,
             },
         )
         .unwrap()

@@ -10,6 +10,32 @@ use crate::intrinsics::{self, Expr};
 pub(crate) struct Scope<'a> {
     pub(crate) input: &'a Value,
     pub(crate) context: &'a Value,
+    /// Where `States.UUID` and `States.MathRandom` draw from when the engine has a seed.
+    pub(crate) rng: Option<&'a Draws>,
+}
+
+/// Repeatable random draws of one branch of an execution: the n-th draw is seeded from the
+/// branch's key and n, so concurrent branches never disturb each other's sequence.
+#[derive(Debug)]
+pub(crate) struct Draws {
+    key: u64,
+    n: std::sync::atomic::AtomicU64,
+}
+
+impl Draws {
+    pub(crate) fn new(key: u64) -> Self {
+        Self {
+            key,
+            n: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A generator for the next draw.
+    pub(crate) fn next(&self) -> rand::rngs::StdRng {
+        use rand::SeedableRng;
+        let n = self.n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        rand::rngs::StdRng::seed_from_u64(crate::exec::hash64(&[self.key, n]))
+    }
 }
 
 /// A compiled query: `$...` on the input, `$$...` on the context object, or an intrinsic function.
@@ -246,7 +272,11 @@ impl PathSel {
         match self {
             PathSel::Default => Ok(input.clone()),
             PathSel::Null => Ok(Value::Object(Map::new())),
-            PathSel::Path(q) => q.eval(&Scope { input, context }),
+            PathSel::Path(q) => q.eval(&Scope {
+                input,
+                context,
+                rng: None,
+            }),
         }
     }
 }
@@ -449,6 +479,7 @@ mod tests {
         let s = Scope {
             input: &v,
             context: &ctx,
+            rng: None,
         };
         assert_eq!(
             Query::parse("$.a.b-c[1]", false).unwrap().eval(&s).unwrap(),

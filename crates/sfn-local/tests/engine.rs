@@ -129,3 +129,79 @@ async fn background_start_and_wait() {
     assert_eq!(out.status, ExecutionStatus::Succeeded);
     assert_eq!(out.output, Some(json!({"a": 1})));
 }
+
+#[tokio::test]
+async fn seeded_intrinsics_repeat() {
+    let d = def(
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{
+        "id.$":"States.UUID()","n.$":"States.MathRandom(1, 1000000000)","again.$":"States.UUID()"},
+        "End":true}}}"#,
+    );
+    let run = |seed: Option<u64>| {
+        let d = d.clone();
+        async move {
+            let b = Engine::builder();
+            let engine = match seed {
+                Some(s) => b.seed(s),
+                None => b,
+            }
+            .build();
+            let sm = engine.state_machine_arn("m");
+            engine
+                .run(d, &sm, Some("a"), json!({}))
+                .await
+                .unwrap()
+                .output
+                .unwrap()
+        }
+    };
+    let a = run(Some(42)).await;
+    assert_eq!(a, run(Some(42)).await);
+    assert_ne!(a["id"], a["again"]);
+    assert_ne!(a["id"], run(Some(43)).await["id"]);
+    assert_ne!(run(None).await["id"], run(None).await["id"]);
+    assert_eq!(a["id"].as_str().unwrap().len(), 36);
+}
+
+#[tokio::test]
+async fn task_failing_in_a_parallel_branch_is_aborted() {
+    let d = def(
+        r#"{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,
+        "Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],
+        "Branches":[{"StartAt":"T","States":{"T":{"Type":"Task",
+            "Resource":"arn:aws:lambda:us-east-1:123456789012:function:boom","End":true}}}]},
+        "C":{"Type":"Pass","End":true}}}"#,
+    );
+    let engine = Engine::builder()
+        .handler("boom", |_: Value| async move {
+            Err::<Value, _>(TaskFailure::new("Exception", "no"))
+        })
+        .build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine.run(d, &sm, Some("a"), json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let types: Vec<&str> = engine
+        .history(&out.execution_arn)
+        .unwrap()
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionFailed",
+            "TaskStateAborted",
+            "ParallelStateFailed",
+            "ParallelStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
