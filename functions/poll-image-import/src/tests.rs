@@ -232,6 +232,27 @@ async fn expired_only_past_the_deadline_and_only_while_in_progress() {
 }
 
 #[tokio::test]
+async fn waiting_since_takes_the_execution_start_time_format() {
+    // `$$.Execution.StartTime`: milliseconds and `Z`, e.g. 2025-11-07T12:00:00.192Z.
+    let rule = mock!(Client::describe_custom_workspace_image_import)
+        .sequence()
+        .output(|| answer("PENDING", 0))
+        .output(|| answer("PENDING", 0))
+        .build();
+    let deps = deps(&[&rule]);
+    let input =
+        json!({"imageId": IMAGE, "waitingSince": "2025-11-07T12:00:00.192Z", "deadlineMinutes": 5});
+    let before = poll_at(at("2025-11-07T12:05:00.192Z"), input.clone(), &deps)
+        .await
+        .unwrap();
+    let after = poll_at(at("2025-11-07T12:05:00.193Z"), input, &deps)
+        .await
+        .unwrap();
+    assert!(!before.expired && after.expired);
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
 async fn without_waiting_since_nothing_expires() {
     let rule =
         mock!(Client::describe_custom_workspace_image_import).then_output(|| answer("PENDING", 0));
