@@ -1,0 +1,511 @@
+//! check-migration: one poll of a started migration, answered as IN_PROGRESS, COMPLETED or FAILED.
+//!
+//! Called by the `CheckMigration` state of each WorkSpace iteration (WorkSpaces
+//! `DescribeWorkspaces` on the new WorkSpace) and by the `CheckBotMigration` state of each Lex bot
+//! iteration (Lex V1 `GetMigration`). WorkSpaces sends no lifecycle events and a migration can fail
+//! without any error: a new WorkSpace that is still not AVAILABLE past the deadline
+//! (`deadlineMinutes` after `startedAt`, measured on `fleetshift_clock::now()`) counts as FAILED.
+//! The state machine loops on IN_PROGRESS and routes COMPLETED/FAILED to the progress report;
+//! errors are for calls that could not be made.
+
+mod lex;
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_workspaces::types::WorkspaceState;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::validate;
+use fleetshift_core::{AwsError, ErrorKind, Violations, error_type};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+/// Deadline used when the input names none: about an hour, as AWS advises for migrations.
+pub const DEFAULT_DEADLINE_MINUTES: u32 = 60;
+/// Longest deadline accepted (a day), as the plan's own bounds.
+pub const MAX_DEADLINE_MINUTES: u32 = 24 * 60;
+
+/// What to check: the output of start-migration, plus an optional deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Input {
+    /// A WorkSpace migration.
+    Workspace(WorkspaceInput),
+    /// A Lex bot migration.
+    LexBot(LexBotInput),
+}
+
+/// A started WorkSpace migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceInput {
+    /// The original WorkSpace id.
+    pub source_workspace_id: String,
+    /// The new WorkSpace id MigrateWorkspace answered; when unknown (null or absent) the source
+    /// is described instead.
+    #[serde(default)]
+    pub target_workspace_id: Option<String>,
+    /// When the migration was started (RFC 3339).
+    pub started_at: String,
+    /// Minutes after `startedAt` after which a migration that is not AVAILABLE has failed
+    /// (default 60).
+    #[serde(default)]
+    pub deadline_minutes: Option<u32>,
+}
+
+/// A started Lex bot migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LexBotInput {
+    /// The id StartMigration answered.
+    pub migration_id: String,
+    /// When the migration was started (RFC 3339).
+    pub started_at: String,
+    /// Minutes after `startedAt` after which an unfinished migration has failed (default 60).
+    #[serde(default)]
+    pub deadline_minutes: Option<u32>,
+}
+
+/// Where a migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// The answer of one poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Output {
+    Workspace(WorkspaceOutput),
+    LexBot(LexBotOutput),
+}
+
+impl Output {
+    pub fn status(&self) -> Status {
+        match self {
+            Output::Workspace(w) => w.status,
+            Output::LexBot(b) => b.status,
+        }
+    }
+
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Output::Workspace(w) => w.cause.as_deref(),
+            Output::LexBot(b) => b.cause.as_deref(),
+        }
+    }
+}
+
+/// A WorkSpace migration's standing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceOutput {
+    pub status: Status,
+    pub source_workspace_id: String,
+    /// The new WorkSpace id, or null when none is known.
+    pub target_workspace_id: Option<String>,
+    /// The WorkSpaces state of the described WorkSpace (the target, else the source), e.g.
+    /// `PENDING`; null when it was not found.
+    pub workspace_state: Option<String>,
+    /// Why the migration failed (FAILED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// When this poll ran (RFC 3339).
+    pub checked_at: String,
+}
+
+/// A Lex bot migration's standing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LexBotOutput {
+    pub status: Status,
+    pub migration_id: String,
+    /// Lex's own status: `IN_PROGRESS`, `COMPLETED` or `FAILED` (null if Lex left it out).
+    pub migration_status: Option<String>,
+    /// The Lex V2 bot, once Lex names it.
+    pub v2_bot_id: Option<String>,
+    /// Lex's alerts, errors and warnings alike.
+    pub alerts: Vec<Alert>,
+    /// Why the migration failed (FAILED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// When this poll ran (RFC 3339).
+    pub checked_at: String,
+}
+
+/// One Lex migration alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    /// `ERROR` or `WARN`.
+    #[serde(rename = "type")]
+    pub alert_type: String,
+    pub message: String,
+    pub details: Vec<String>,
+    pub reference_urls: Vec<String>,
+}
+
+/// The failures the state machine routes on; each maps to a stable `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or breaks a rule; no AWS call was made.
+    #[error("invalid input: {0}")]
+    InvalidInput(Violations),
+    /// The AWS call failed; the kind carries the retry class.
+    #[error(transparent)]
+    Aws(AwsError),
+}
+
+impl Error {
+    /// The stable `errorType` Step Functions matches.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(_) => error_type::INVALID_PLAN,
+            Error::Aws(e) => e.kind.error_type(),
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// The AWS clients the handler calls.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub workspaces: aws_sdk_workspaces::Client,
+    pub lex: aws_sdk_lexmodelbuilding::Client,
+}
+
+impl Deps {
+    pub fn new(
+        workspaces: aws_sdk_workspaces::Client,
+        lex: aws_sdk_lexmodelbuilding::Client,
+    ) -> Self {
+        Deps { workspaces, lex }
+    }
+
+    /// Builds the clients from one loaded configuration (the Lambda's, or the offline runner's
+    /// pointed at cloud-local).
+    pub fn from_config(sdk: &aws_config::SdkConfig) -> Self {
+        Deps::new(
+            fleetshift_core::clients::workspaces(sdk),
+            fleetshift_core::clients::lex_models(sdk),
+        )
+    }
+}
+
+/// Reads the raw event, naming the offending field, so a malformed event is `InvalidPlan` like
+/// any other invalid input (the runtime's own deserialization error has no stable `errorType`).
+pub fn parse_input(value: serde_json::Value) -> Result<Input, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let mut v = Violations::default();
+        v.push(field_of(&path, &message), message);
+        Error::InvalidInput(v)
+    })
+}
+
+/// The field a serde error is about. Internally tagged enums lose the path, so fall back to the
+/// field a "missing field" message names, and to `kind` for an unknown variant.
+fn field_of(path: &str, message: &str) -> String {
+    if path != "." {
+        return path.to_owned();
+    }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(end) = rest.find('`')
+    {
+        return rest[..end].to_owned();
+    }
+    if message.contains("variant") {
+        return "kind".to_owned();
+    }
+    "input".to_owned()
+}
+
+/// The checked, parsed form of an input.
+struct Checked {
+    started_at: SystemTime,
+    deadline_minutes: u32,
+}
+
+impl Checked {
+    fn deadline(&self) -> SystemTime {
+        self.started_at + Duration::from_secs(u64::from(self.deadline_minutes) * 60)
+    }
+}
+
+fn check_times(
+    v: &mut Violations,
+    started_at: &str,
+    deadline_minutes: Option<u32>,
+) -> Option<Checked> {
+    let deadline_minutes = deadline_minutes.unwrap_or(DEFAULT_DEADLINE_MINUTES);
+    v.range(
+        "deadlineMinutes",
+        i64::from(deadline_minutes),
+        1,
+        i64::from(MAX_DEADLINE_MINUTES),
+    );
+    match parse_time(started_at) {
+        Some(started_at) => Some(Checked {
+            started_at,
+            deadline_minutes,
+        }),
+        None => {
+            v.push(
+                "startedAt",
+                "must be an RFC 3339 time, e.g. 2025-01-01T00:00:00Z",
+            );
+            None
+        }
+    }
+}
+
+impl Input {
+    /// Checks every field; every violation is reported.
+    pub fn validate(&self) -> Result<(), Violations> {
+        self.checked().map(|_| ())
+    }
+
+    fn checked(&self) -> Result<Checked, Violations> {
+        let mut v = Violations::default();
+        let checked = match self {
+            Input::Workspace(w) => {
+                v.pattern(
+                    "sourceWorkspaceId",
+                    &w.source_workspace_id,
+                    &validate::WORKSPACE_ID,
+                );
+                if let Some(t) = &w.target_workspace_id {
+                    v.pattern("targetWorkspaceId", t, &validate::WORKSPACE_ID);
+                }
+                check_times(&mut v, &w.started_at, w.deadline_minutes)
+            }
+            Input::LexBot(b) => {
+                // Lex's MigrationId: exactly 10 characters of ^[0-9a-zA-Z]+$.
+                v.length("migrationId", &b.migration_id, 10, 10);
+                if !b.migration_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    v.push("migrationId", "must match ^[0-9a-zA-Z]+$");
+                }
+                check_times(&mut v, &b.started_at, b.deadline_minutes)
+            }
+        };
+        match checked {
+            Some(c) if v.is_empty() => Ok(c),
+            _ => Err(v),
+        }
+    }
+}
+
+/// Parses the raw event and runs [`handler`]: what the Lambda binary and the offline runner call.
+pub async fn handle(event: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
+    handler(parse_input(event)?, deps).await
+}
+
+/// Validates the input (no AWS call when it is invalid), then makes one poll.
+#[tracing::instrument(skip(deps))]
+pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
+    let checked = input.checked().map_err(Error::InvalidInput)?;
+    match input {
+        Input::Workspace(w) => check_workspace(w, &checked, deps)
+            .await
+            .map(Output::Workspace),
+        Input::LexBot(b) => lex::check_migration(b, &checked, deps)
+            .await
+            .map(Output::LexBot),
+    }
+}
+
+const DESCRIBE_WORKSPACES: &str = "DescribeWorkspaces";
+
+/// What a described WorkSpace's state means for the migration.
+enum Verdict {
+    Done,
+    Broken,
+    Pending,
+}
+
+fn verdict(state: &WorkspaceState) -> Verdict {
+    match state {
+        // A STOPPED new WorkSpace is a finished one (AutoStop WorkSpaces stop on their own).
+        WorkspaceState::Available | WorkspaceState::Stopped => Verdict::Done,
+        WorkspaceState::Error
+        | WorkspaceState::Terminated
+        | WorkspaceState::Terminating
+        | WorkspaceState::Suspended => Verdict::Broken,
+        // PENDING, STARTING, REBUILDING, ..., IMPAIRED, UNHEALTHY and states this code does not
+        // know yet may still turn AVAILABLE: the deadline decides.
+        _ => Verdict::Pending,
+    }
+}
+
+async fn check_workspace(
+    w: WorkspaceInput,
+    checked: &Checked,
+    deps: &Deps,
+) -> Result<WorkspaceOutput, Error> {
+    let target = w.target_workspace_id.clone().filter(|t| !t.is_empty());
+    let described_id = target.as_deref().unwrap_or(&w.source_workspace_id);
+    let found = describe(deps, described_id).await?;
+    let now = fleetshift_clock::now();
+    let expired = now > checked.deadline();
+    let minutes = checked.deadline_minutes;
+    let state = found
+        .as_ref()
+        .and_then(|ws| ws.state())
+        .map(|s| s.as_str().to_owned());
+    let state_name = state.as_deref().unwrap_or("unknown");
+    let error_detail = found.as_ref().map(error_detail).unwrap_or_default();
+
+    let (status, cause) = match (&target, &found) {
+        (Some(t), None) => (
+            Status::Failed,
+            Some(format!(
+                "new WorkSpace {t} not found: the migration of {} failed or the new WorkSpace was deleted",
+                w.source_workspace_id
+            )),
+        ),
+        (Some(t), Some(ws)) => match ws.state().map(verdict).unwrap_or(Verdict::Pending) {
+            Verdict::Done => (Status::Completed, None),
+            Verdict::Broken => (
+                Status::Failed,
+                Some(format!("new WorkSpace {t} is {state_name}{error_detail}")),
+            ),
+            Verdict::Pending if expired => (
+                Status::Failed,
+                Some(format!(
+                    "new WorkSpace {t} not AVAILABLE {minutes} minutes after the migration started (state {state_name}{error_detail}); migrations can fail silently"
+                )),
+            ),
+            Verdict::Pending => (Status::InProgress, None),
+        },
+        // No new id is known: only the original can be looked at.
+        (None, None) => (
+            Status::Failed,
+            Some(format!(
+                "no new WorkSpace id is known and the original WorkSpace {} no longer exists",
+                w.source_workspace_id
+            )),
+        ),
+        (None, Some(ws)) => match ws.state() {
+            Some(WorkspaceState::Terminated | WorkspaceState::Terminating) => (
+                Status::Failed,
+                Some(format!(
+                    "no new WorkSpace id is known and the original WorkSpace {} is {state_name}",
+                    w.source_workspace_id
+                )),
+            ),
+            _ if expired => (
+                Status::Failed,
+                Some(format!(
+                    "no new WorkSpace for {} {minutes} minutes after the migration started (original in state {state_name}{error_detail}); migrations can fail silently",
+                    w.source_workspace_id
+                )),
+            ),
+            _ => (Status::InProgress, None),
+        },
+    };
+    info!(
+        source_workspace_id = %w.source_workspace_id,
+        target_workspace_id = target.as_deref().unwrap_or(""),
+        workspace_state = state_name,
+        status = ?status,
+        "migration checked"
+    );
+    Ok(WorkspaceOutput {
+        status,
+        source_workspace_id: w.source_workspace_id,
+        target_workspace_id: target,
+        workspace_state: state,
+        cause,
+        checked_at: rfc3339(now),
+    })
+}
+
+/// `: <ErrorCode> <ErrorMessage>` when WorkSpaces says why a WorkSpace is unwell.
+fn error_detail(ws: &aws_sdk_workspaces::types::Workspace) -> String {
+    match (ws.error_code(), ws.error_message()) {
+        (None, None) => String::new(),
+        (code, message) => format!(
+            ": {}{}{}",
+            code.unwrap_or(""),
+            if code.is_some() && message.is_some() {
+                " "
+            } else {
+                ""
+            },
+            message.unwrap_or("")
+        ),
+    }
+}
+
+async fn describe(
+    deps: &Deps,
+    workspace_id: &str,
+) -> Result<Option<aws_sdk_workspaces::types::Workspace>, Error> {
+    let out = deps
+        .workspaces
+        .describe_workspaces()
+        .workspace_ids(workspace_id)
+        .send()
+        .await
+        .map_err(|err| {
+            let classified = classify_describe(&err);
+            warn!(
+                workspace_id,
+                error_type = classified.kind.error_type(),
+                error = %DisplayErrorContext(&err),
+                "DescribeWorkspaces failed"
+            );
+            Error::Aws(classified)
+        })?;
+    Ok(out
+        .workspaces()
+        .iter()
+        .find(|ws| ws.workspace_id() == Some(workspace_id))
+        .cloned())
+}
+
+fn classify_describe(
+    err: &aws_sdk_workspaces::error::SdkError<
+        aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError,
+    >,
+) -> AwsError {
+    let kind = err.as_service_error().and_then(|e| {
+        if e.is_resource_unavailable_exception() {
+            Some(ErrorKind::ResourceUnavailable)
+        } else if e.is_invalid_parameter_values_exception() {
+            Some(ErrorKind::InvalidRequest)
+        } else {
+            None
+        }
+    });
+    match kind {
+        Some(kind) => AwsError::from_kind(kind, DESCRIBE_WORKSPACES, err),
+        None => AwsError::classify(DESCRIBE_WORKSPACES, err),
+    }
+}
+
+/// RFC 3339, as every time in the contracts.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    DateTime::from(t)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| DateTime::from(t).secs().to_string())
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    DateTime::from_str(s, Format::DateTime)
+        .ok()
+        .and_then(|t| SystemTime::try_from(t).ok())
+}

@@ -1,0 +1,93 @@
+//! Mocked clients and helpers shared by the test files.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_smithy_mocks::{Rule, RuleMode, mock_client};
+use aws_smithy_types::retry::RetryConfig;
+use check_migration::{Deps, Error, Output};
+
+/// 2026-01-01T00:00:00Z: when every test's migration started.
+pub const NOW_SECS: u64 = 1_767_225_600;
+pub const NOW_RFC3339: &str = "2026-01-01T00:00:00Z";
+
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(NOW_SECS)
+}
+
+/// A WorkSpaces client answering only from `rules`. SDK retries are off so each rule's call count
+/// is the handler's own (Step Functions owns the retries).
+pub fn workspaces(rules: &[&Rule]) -> aws_sdk_workspaces::Client {
+    mock_client!(aws_sdk_workspaces, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+/// A Lex V1 client answering only from `rules`; an unmatched call panics.
+pub fn lex(rules: &[&Rule]) -> aws_sdk_lexmodelbuilding::Client {
+    mock_client!(aws_sdk_lexmodelbuilding, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+/// Runs the handler on the raw event, `minutes` after [`now`] on the virtual clock.
+pub async fn run_at(minutes: u64, event: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
+    let at = now() + Duration::from_secs(minutes * 60);
+    fleetshift_clock::scope(at, check_migration::handle(event, deps))
+        .await
+        .0
+}
+
+/// RFC 3339 of `minutes` after [`now`].
+pub fn rfc3339_at(minutes: u64) -> String {
+    aws_smithy_types::DateTime::from(now() + Duration::from_secs(minutes * 60))
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+}
+
+/// The `errorType` Step Functions would see.
+pub fn error_type(result: Result<Output, Error>) -> String {
+    let err = result.expect_err("the handler should fail");
+    lambda_runtime::Diagnostic::from(err).error_type
+}
+
+/// A Lex client whose every request fails to connect, as the Lex V1 endpoints have since
+/// 2025-09-15 (the DNS name or the connection is gone). Counts the attempts.
+pub fn unreachable_lex(
+    attempts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> aws_sdk_lexmodelbuilding::Client {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug, Clone)]
+    struct Unreachable(Arc<AtomicUsize>);
+    impl HttpConnector for Unreachable {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            HttpConnectorFuture::ready(Err(ConnectorError::io(
+                "dns error: failed to lookup address information: Name or service not known".into(),
+            )))
+        }
+    }
+    impl HttpClient for Unreachable {
+        fn http_connector(
+            &self,
+            _settings: &HttpConnectorSettings,
+            _components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    let conf = aws_sdk_lexmodelbuilding::Config::builder()
+        .with_test_defaults_v2()
+        .retry_config(RetryConfig::disabled())
+        .http_client(SharedHttpClient::new(Unreachable(attempts)))
+        .build();
+    aws_sdk_lexmodelbuilding::Client::from_conf(conf)
+}
