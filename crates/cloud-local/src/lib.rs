@@ -44,7 +44,7 @@ pub use scenario::{
     FailAction, HubAvailability, ImageImportFailure, LexAvailability, Rule, Scenario,
     ScenarioError, StandbyFailure,
 };
-pub use sfn::{SfnBackend, SfnFuture};
+pub use sfn::{SfnBackend, SfnFuture, SfnLocalBackend};
 pub use world::{
     CallRecord, HubTaskSnapshot, LexMigrationSnapshot, MigrationRecord, Outcome, RecordedEvent,
     Service, StandbyRecord, WorkspaceSnapshot,

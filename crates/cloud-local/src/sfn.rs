@@ -168,3 +168,252 @@ pub(crate) async fn call(
         _ => backend.list_executions(body, now).await,
     }
 }
+
+/// The sfn-local engine as cloud-local's Step Functions backend: state machines are registered by
+/// ARN with their definition; executions run on the engine (on the caller's virtual time when the
+/// request carries it).
+#[derive(Clone)]
+pub struct SfnLocalBackend {
+    engine: sfn_local::Engine,
+    machines: std::sync::Arc<
+        std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<sfn_local::Definition>>>,
+    >,
+}
+
+impl std::fmt::Debug for SfnLocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SfnLocalBackend")
+            .field("state_machines", &self.state_machines())
+            .finish()
+    }
+}
+
+impl SfnLocalBackend {
+    /// Wraps an engine (its handlers already registered).
+    pub fn new(engine: sfn_local::Engine) -> Self {
+        Self {
+            engine,
+            machines: Default::default(),
+        }
+    }
+
+    /// The engine, e.g. to register handlers or wait for an execution.
+    pub fn engine(&self) -> &sfn_local::Engine {
+        &self.engine
+    }
+
+    /// Registers a state machine called `name` (in the engine's Region and account); returns its ARN.
+    pub fn register(
+        &self,
+        name: &str,
+        definition: std::sync::Arc<sfn_local::Definition>,
+    ) -> String {
+        let arn = self.engine.state_machine_arn(name);
+        self.machines
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(arn.clone(), definition);
+        arn
+    }
+
+    /// ARNs of the registered state machines.
+    pub fn state_machines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .machines
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn definition(&self, arn: &str) -> Result<std::sync::Arc<sfn_local::Definition>, ApiError> {
+        self.machines
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::sfn(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{arn}'"),
+                )
+            })
+    }
+
+    fn describe_json(d: &sfn_local::ExecutionDescription, with_data: bool) -> Value {
+        let mut v = serde_json::json!({
+            "executionArn": d.execution_arn,
+            "stateMachineArn": d.state_machine_arn,
+            "name": d.name,
+            "status": d.status.as_str(),
+            "startDate": crate::world::epoch_secs(d.start_date),
+            "redriveCount": 0,
+            "redriveStatus": "NOT_REDRIVABLE",
+        });
+        if let Some(stop) = d.stop_date {
+            v["stopDate"] = crate::world::epoch_secs(stop);
+        }
+        if with_data {
+            v["input"] = Value::String(d.input.to_string());
+            v["inputDetails"] = serde_json::json!({"included": true});
+            if let Some(out) = &d.output {
+                v["output"] = Value::String(out.to_string());
+                v["outputDetails"] = serde_json::json!({"included": true});
+            }
+        }
+        if let Some(e) = &d.error {
+            v["error"] = Value::String(e.clone());
+        }
+        if let Some(c) = &d.cause {
+            v["cause"] = Value::String(c.clone());
+        }
+        v
+    }
+
+    fn execution(&self, request: &Value) -> Result<sfn_local::ExecutionDescription, ApiError> {
+        let arn = request["executionArn"].as_str().unwrap_or_default();
+        self.engine.describe(arn).ok_or_else(|| {
+            ApiError::sfn(
+                "ExecutionDoesNotExist",
+                format!("Execution Does Not Exist: '{arn}'"),
+            )
+        })
+    }
+}
+
+fn page(request: &Value, len: usize) -> Result<(usize, usize), ApiError> {
+    let start = match request.get("nextToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|s| *s <= len)
+            .ok_or_else(|| ApiError::sfn("InvalidToken", format!("Invalid Token: '{t}'")))?,
+    };
+    let max = match request.get("maxResults").and_then(Value::as_u64) {
+        None | Some(0) => 100,
+        Some(n) => n as usize,
+    };
+    Ok((start, max))
+}
+
+impl SfnBackend for SfnLocalBackend {
+    fn start_execution(&self, request: Value, now: SystemTime) -> SfnFuture<'_> {
+        Box::pin(async move {
+            let arn = request["stateMachineArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let definition = self.definition(&arn)?;
+            let input: Value = match request.get("input").and_then(Value::as_str) {
+                Some(text) => serde_json::from_str(text).map_err(|e| {
+                    ApiError::sfn(
+                        "InvalidExecutionInput",
+                        format!("Invalid State Machine Execution Input: {e}"),
+                    )
+                })?,
+                None => serde_json::json!({}),
+            };
+            let name = request
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let engine = self.engine.clone();
+            // Started inside a scope, the execution's virtual clock begins at the caller's now.
+            let (started, _) = fleetshift_clock::scope(now, async move {
+                engine.start_execution(definition, &arn, name.as_deref(), input)
+            })
+            .await;
+            let execution_arn = started.map_err(|e| {
+                let code = match &e {
+                    sfn_local::StartError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
+                    sfn_local::StartError::InvalidArn(_) => "InvalidArn",
+                    sfn_local::StartError::InvalidName(_) => "InvalidName",
+                    sfn_local::StartError::InvalidExecutionInput(_) => "InvalidExecutionInput",
+                };
+                ApiError::sfn(code, e.to_string())
+            })?;
+            let start = self
+                .engine
+                .describe(&execution_arn)
+                .map_or(now, |d| d.start_date);
+            Ok(serde_json::json!({
+                "executionArn": execution_arn,
+                "startDate": crate::world::epoch_secs(start),
+            }))
+        })
+    }
+
+    fn describe_execution(&self, request: Value, _now: SystemTime) -> SfnFuture<'_> {
+        Box::pin(async move {
+            let d = self.execution(&request)?;
+            let with_data =
+                request.get("includedData").and_then(Value::as_str) != Some("METADATA_ONLY");
+            Ok(Self::describe_json(&d, with_data))
+        })
+    }
+
+    fn get_execution_history(&self, request: Value, _now: SystemTime) -> SfnFuture<'_> {
+        Box::pin(async move {
+            let d = self.execution(&request)?;
+            let mut events: Vec<Value> = self
+                .engine
+                .history(&d.execution_arn)
+                .unwrap_or_default()
+                .iter()
+                .map(sfn_local::HistoryEvent::to_json)
+                .collect();
+            if request.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
+                events.reverse();
+            }
+            let (start, max) = page(&request, events.len())?;
+            let mut out = serde_json::json!({
+                "events": events.iter().skip(start).take(max).cloned().collect::<Vec<_>>()
+            });
+            if start + max < events.len() {
+                out["nextToken"] = Value::String((start + max).to_string());
+            }
+            Ok(out)
+        })
+    }
+
+    fn list_executions(&self, request: Value, _now: SystemTime) -> SfnFuture<'_> {
+        Box::pin(async move {
+            let Some(arn) = request.get("stateMachineArn").and_then(Value::as_str) else {
+                return Ok(serde_json::json!({ "executions": [] }));
+            };
+            self.definition(arn)?;
+            let status = request.get("statusFilter").and_then(Value::as_str);
+            let items: Vec<Value> = self
+                .engine
+                .list(arn)
+                .iter()
+                .filter(|d| status.is_none_or(|s| d.status.as_str() == s))
+                .map(|d| {
+                    let mut v = serde_json::json!({
+                        "executionArn": d.execution_arn,
+                        "stateMachineArn": d.state_machine_arn,
+                        "name": d.name,
+                        "status": d.status.as_str(),
+                        "startDate": crate::world::epoch_secs(d.start_date),
+                    });
+                    if let Some(stop) = d.stop_date {
+                        v["stopDate"] = crate::world::epoch_secs(stop);
+                    }
+                    v
+                })
+                .collect();
+            let (start, max) = page(&request, items.len())?;
+            let mut out = serde_json::json!({
+                "executions": items.iter().skip(start).take(max).cloned().collect::<Vec<_>>()
+            });
+            if start + max < items.len() {
+                out["nextToken"] = Value::String((start + max).to_string());
+            }
+            Ok(out)
+        })
+    }
+}

@@ -976,3 +976,165 @@ mod wire {
         assert_eq!(env.cloud.mutating_calls().len(), 2);
     }
 }
+
+mod step_functions {
+    use super::*;
+    use cloud_local::SfnLocalBackend;
+    use serde_json::{Value, json};
+    use sfn_local::{Definition, Engine, TaskFailure};
+
+    async fn env_with_sfn() -> (Env, SfnLocalBackend, String, String) {
+        let engine = Engine::builder()
+            .handler("hang", |_input: Value| async move {
+                std::future::pending::<Result<Value, TaskFailure>>().await
+            })
+            .build();
+        let backend = SfnLocalBackend::new(engine);
+        let quick = backend.register(
+            "quick",
+            Arc::new(
+                Definition::parse(
+                    r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","Result":{"ok":true},"End":true}}}"#,
+                )
+                .unwrap(),
+            ),
+        );
+        let slow = backend.register(
+            "slow",
+            Arc::new(
+                Definition::parse(
+                    r#"{"StartAt":"Hang","States":{"Hang":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+                        "Parameters":{"FunctionName":"hang","Payload.$":"$"},"End":true}}}"#,
+                )
+                .unwrap(),
+            ),
+        );
+        let cloud = CloudLocal::start(Options {
+            sfn: Some(Arc::new(backend.clone())),
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let env = Env {
+            cloud,
+            now: Arc::new(AtomicU64::new(T0)),
+        };
+        (env, backend, quick, slow)
+    }
+
+    async fn client(env: &Env) -> aws_sdk_sfn::Client {
+        let conf = aws_sdk_sfn::config::Builder::from(&env.sdk("us-east-1").await)
+            .interceptor(VirtualTime(env.now.clone()))
+            .build();
+        aws_sdk_sfn::Client::from_conf(conf)
+    }
+
+    #[tokio::test]
+    async fn executions_run_on_the_attached_engine() {
+        let (env, backend, quick, slow) = env_with_sfn().await;
+        let sfn = client(&env).await;
+
+        let first = sfn
+            .start_execution()
+            .state_machine_arn(&slow)
+            .name("wave-1")
+            .input(r#"{"wave": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            first.start_date().secs(),
+            (T0 / 1000) as i64,
+            "virtual start"
+        );
+        let again = sfn
+            .start_execution()
+            .state_machine_arn(&slow)
+            .name("wave-1")
+            .input(r#"{"wave": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            again.execution_arn(),
+            first.execution_arn(),
+            "idempotent by name"
+        );
+        let e = sfn
+            .start_execution()
+            .state_machine_arn(&slow)
+            .name("wave-1")
+            .input(r#"{"wave": 2}"#)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.as_service_error().unwrap().is_execution_already_exists());
+
+        let running = sfn
+            .describe_execution()
+            .execution_arn(first.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(running.status().as_str(), "RUNNING");
+        let list = sfn
+            .list_executions()
+            .state_machine_arn(&slow)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(list.executions().len(), 1);
+
+        let done = sfn
+            .start_execution()
+            .state_machine_arn(&quick)
+            .name("q")
+            .send()
+            .await
+            .unwrap();
+        backend.engine().wait(done.execution_arn()).await.unwrap();
+        let d = sfn
+            .describe_execution()
+            .execution_arn(done.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(d.status().as_str(), "SUCCEEDED");
+        let output: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+        assert_eq!(output, json!({"ok": true}));
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(done.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(history.events()[0].r#type().as_str(), "ExecutionStarted");
+
+        let e = sfn
+            .start_execution()
+            .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            e.as_service_error()
+                .unwrap()
+                .is_state_machine_does_not_exist()
+        );
+        let e = sfn
+            .describe_execution()
+            .execution_arn("arn:aws:states:us-east-1:123456789012:execution:quick:nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.as_service_error().unwrap().is_execution_does_not_exist());
+        let e = sfn
+            .start_execution()
+            .state_machine_arn(&quick)
+            .name("bad name")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.as_service_error().unwrap().is_invalid_name());
+    }
+}
