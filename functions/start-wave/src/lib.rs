@@ -1,0 +1,281 @@
+//! start-wave: starts the fleet-migration state machine for a wave plan.
+//!
+//! Invoked by the EventBridge rule on source `fleetshift`, detail-type `Wave Requested` (not by a
+//! state of the workflow). The event's detail is a wave plan: it is validated with
+//! [`Plan::parse`] (every violation named, no call made when invalid), then `StartExecution` runs
+//! with the normalised plan as input and [`Plan::execution_name`] as name: the wave id and a hash
+//! of the plan.
+//!
+//! EventBridge delivers at least once, so the same plan can arrive twice. A second
+//! `StartExecution` with the same name and input while the first execution runs returns that
+//! execution; once it has ended, Step Functions answers `ExecutionAlreadyExists`. Both count as
+//! success: the wave was started, once. A changed plan hashes to a new name and starts a new
+//! execution.
+
+use aws_config::SdkConfig;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::{AwsError, ErrorKind, Plan, Violations, error_type};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{info, warn};
+
+/// The `Wave Requested` event; its detail is the plan (validated by the handler).
+pub type Input = EventBridgeEvent<Value>;
+
+/// The started (or already started) execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// `<waveId>-<hash of the plan>`.
+    pub execution_name: String,
+    /// True when an execution of this name existed already (a duplicate delivery).
+    pub already_started: bool,
+}
+
+/// The failure classes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event or its plan is invalid; nothing was started.
+    #[error("invalid plan: {0}")]
+    InvalidInput(Violations),
+    /// StartExecution failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        let error_type = match &err {
+            Error::InvalidInput(_) => error_type::INVALID_PLAN,
+            Error::Aws(e) => e.kind.error_type(),
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// The stack's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `STATE_MACHINE_ARN`: the fleet-migration state machine (a version or alias ARN works too).
+    pub state_machine_arn: String,
+}
+
+impl Settings {
+    /// Reads `STATE_MACHINE_ARN`, failing with the variable's name when it is missing or not a
+    /// state machine ARN.
+    pub fn from_env() -> Result<Self, String> {
+        Self::new(fleetshift_core::clients::env_var("STATE_MACHINE_ARN")?)
+    }
+
+    /// Checks the ARN's shape (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`).
+    pub fn new(state_machine_arn: impl Into<String>) -> Result<Self, String> {
+        let state_machine_arn = state_machine_arn.into();
+        if execution_arn(&state_machine_arn, "x").is_none() {
+            return Err(format!(
+                "environment variable STATE_MACHINE_ARN must be a state machine ARN \
+                 (arn:aws:states:<region>:<account>:stateMachine:<name>), is {state_machine_arn:?}"
+            ));
+        }
+        Ok(Settings { state_machine_arn })
+    }
+}
+
+/// The Step Functions client and the state machine to start.
+#[derive(Clone, Debug)]
+pub struct Deps {
+    pub sfn: aws_sdk_sfn::Client,
+    pub settings: Settings,
+}
+
+impl Deps {
+    pub fn from_config(sdk: &SdkConfig, settings: Settings) -> Self {
+        Deps {
+            sfn: fleetshift_core::clients::step_functions(sdk),
+            settings,
+        }
+    }
+}
+
+/// The ARN of execution `name` of a state machine (or of one of its versions or aliases):
+/// `arn:<p>:states:<r>:<a>:stateMachine:<sm>[:<qualifier>]` -> `arn:<p>:states:<r>:<a>:execution:<sm>:<name>`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
+    let parts: Vec<&str> = state_machine_arn.split(':').collect();
+    match parts.as_slice() {
+        [
+            "arn",
+            partition,
+            "states",
+            region,
+            account,
+            "stateMachine",
+            sm,
+            rest @ ..,
+        ] if rest.len() <= 1
+            && !partition.is_empty()
+            && !region.is_empty()
+            && !account.is_empty()
+            && !sm.is_empty() =>
+        {
+            Some(format!(
+                "arn:{partition}:states:{region}:{account}:execution:{sm}:{name}"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Parses the raw Lambda payload (a malformed envelope is `InvalidPlan` naming the field) and runs
+/// [`handler`].
+pub async fn handle(payload: Value, deps: &Deps) -> Result<Output, Error> {
+    let event: Input = serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "event".to_owned()
+        } else {
+            path
+        };
+        let mut v = Violations::default();
+        v.push(field, e.into_inner().to_string());
+        Error::InvalidInput(v)
+    })?;
+    handler(event, deps).await
+}
+
+/// Validates the plan and starts its execution.
+#[tracing::instrument(skip(deps, event), fields(event_id = ?event.id, detail_type = %event.detail_type, source = %event.source))]
+pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
+    let plan = Plan::parse(&event.detail).map_err(|v| {
+        // The plan is the event's detail: name fields as the operator's event spells them.
+        let mut named = Violations::default();
+        for x in v.0 {
+            named.push(format!("detail.{}", x.field), x.rule);
+        }
+        warn!(violations = %named, "invalid plan: nothing started");
+        Error::InvalidInput(named)
+    })?;
+    let name = plan.execution_name();
+    let input = serde_json::to_string(&plan).map_err(|e| {
+        let mut v = Violations::default();
+        v.push("detail", format!("cannot be serialised: {e}"));
+        Error::InvalidInput(v)
+    })?;
+    let arn = &deps.settings.state_machine_arn;
+
+    match deps
+        .sfn
+        .start_execution()
+        .state_machine_arn(arn)
+        .name(&name)
+        .input(input)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            info!(execution_name = %name, execution_arn = %out.execution_arn(), wave_id = %plan.wave_id, "wave started");
+            Ok(Output {
+                execution_arn: out.execution_arn().to_owned(),
+                execution_name: name,
+                already_started: false,
+            })
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(StartExecutionError::is_execution_already_exists) =>
+        {
+            let execution_arn = execution_arn(arn, &name).ok_or_else(|| AwsError {
+                kind: ErrorKind::Unexpected,
+                operation: "StartExecution",
+                code: Some("ExecutionAlreadyExists".to_owned()),
+                message: format!("cannot derive an execution ARN from {arn}"),
+            })?;
+            info!(
+                execution_name = %name,
+                execution_arn = %execution_arn,
+                wave_id = %plan.wave_id,
+                "execution already exists (duplicate delivery of the same plan): nothing new started"
+            );
+            Ok(Output {
+                execution_arn,
+                execution_name: name,
+                already_started: true,
+            })
+        }
+        Err(err) => {
+            let kind = err.as_service_error().and_then(|e| {
+                Some(
+                    if e.is_invalid_name()
+                        || e.is_invalid_execution_input()
+                        || e.is_invalid_arn()
+                        || e.is_validation_exception()
+                    {
+                        ErrorKind::InvalidRequest
+                    } else if e.is_state_machine_does_not_exist() || e.is_state_machine_deleting() {
+                        ErrorKind::NotFound
+                    } else if e.is_execution_limit_exceeded() {
+                        ErrorKind::LimitExceeded
+                    } else if e.is_kms_throttling_exception() {
+                        ErrorKind::Throttling
+                    } else if e.is_kms_access_denied_exception() {
+                        ErrorKind::AccessDenied
+                    } else if e.is_kms_invalid_state_exception() {
+                        ErrorKind::InvalidResourceState
+                    } else {
+                        return None;
+                    },
+                )
+            });
+            let classified = match kind {
+                Some(kind) => AwsError::from_kind(kind, "StartExecution", &err),
+                None => AwsError::classify("StartExecution", &err),
+            };
+            warn!(execution_name = %name, kind = ?classified.kind, error = %DisplayErrorContext(&err), "StartExecution failed");
+            Err(classified.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_arn_is_derived_from_any_state_machine_arn() {
+        assert_eq!(
+            execution_arn(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:fleet",
+                "w-1"
+            )
+            .as_deref(),
+            Some("arn:aws:states:us-east-1:123456789012:execution:fleet:w-1")
+        );
+        // Versions and aliases run as executions of the state machine itself.
+        assert_eq!(
+            execution_arn(
+                "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:fleet:prod",
+                "w"
+            )
+            .as_deref(),
+            Some("arn:aws-us-gov:states:us-gov-west-1:123456789012:execution:fleet:w")
+        );
+        assert_eq!(
+            execution_arn("arn:aws:lambda:us-east-1:1:function:f", "w"),
+            None
+        );
+        assert_eq!(execution_arn("fleet", "w"), None);
+    }
+
+    #[test]
+    fn settings_name_the_variable() {
+        assert!(Settings::new("arn:aws:states:us-east-1:123456789012:stateMachine:fleet").is_ok());
+        let e = Settings::new("fleet").unwrap_err();
+        assert!(e.contains("STATE_MACHINE_ARN"), "{e}");
+    }
+}

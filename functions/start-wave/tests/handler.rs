@@ -1,0 +1,286 @@
+//! The handler against a mocked Step Functions client.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
+use aws_sdk_sfn::types::error::{
+    ExecutionAlreadyExists, ExecutionLimitExceeded, InvalidExecutionInput, InvalidName,
+    KmsThrottlingException, StateMachineDeleting, StateMachineDoesNotExist,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::error::ErrorMetadata;
+use fleetshift_core::Plan;
+use lambda_runtime::Diagnostic;
+use serde_json::{Value, json};
+use start_wave::{Deps, Settings, handle};
+
+const SM_ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:fleet-migration";
+
+fn deps(rules: &[&Rule]) -> Deps {
+    Deps {
+        sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules),
+        settings: Settings::new(SM_ARN).unwrap(),
+    }
+}
+
+fn event() -> Value {
+    let path = format!(
+        "{}/tests/fixtures/wave-requested.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn expected_name() -> String {
+    Plan::parse(&event()["detail"]).unwrap().execution_name()
+}
+
+fn started() -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution)
+        .match_requests(|r| {
+            let plan = Plan::parse(&event()["detail"]).unwrap();
+            let input: Value = serde_json::from_str(r.input().unwrap()).unwrap();
+            r.state_machine_arn() == Some(SM_ARN)
+                && r.name() == Some(plan.execution_name().as_str())
+                && input == serde_json::to_value(&plan).unwrap()
+        })
+        .then_compute_output(|r| {
+            StartExecutionOutput::builder()
+                .execution_arn(format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{}",
+                    r.name().unwrap()
+                ))
+                .start_date(DateTime::from_secs(1_763_631_000))
+                .build()
+                .unwrap()
+        })
+}
+
+fn error_type(err: start_wave::Error) -> String {
+    Diagnostic::from(err).error_type
+}
+
+#[test]
+fn fixture_is_a_real_event_envelope_and_round_trips() {
+    let raw = event();
+    let parsed: EventBridgeEvent<Value> = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(parsed.detail_type, "Wave Requested");
+    assert_eq!(parsed.source, "fleetshift");
+    assert_eq!(parsed.account.as_deref(), Some("123456789012"));
+    assert!(parsed.time.is_some());
+    let back: EventBridgeEvent<Value> =
+        serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+    assert_eq!(parsed, back);
+    Plan::parse(&parsed.detail).unwrap();
+}
+
+#[tokio::test]
+async fn starts_the_execution_named_after_the_plan_with_the_normalised_plan() {
+    let rule = started();
+    let d = deps(&[&rule]);
+    let out = handle(event(), &d).await.unwrap();
+    let name = expected_name();
+    assert!(
+        name.starts_with("wave-2025-11-a-") && name.len() <= 80,
+        "{name}"
+    );
+    assert_eq!(out.execution_name, name);
+    assert_eq!(
+        out.execution_arn,
+        format!("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{name}")
+    );
+    assert!(!out.already_started);
+    assert_eq!(rule.num_calls(), 1);
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["alreadyStarted"], false);
+    assert!(json["executionArn"].is_string() && json["executionName"].is_string());
+}
+
+#[tokio::test]
+async fn execution_already_exists_is_success() {
+    let rule = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(
+            ExecutionAlreadyExists::builder()
+                .message("Execution Already Exists")
+                .build(),
+        )
+    });
+    let d = deps(&[&rule]);
+    let out = handle(event(), &d).await.unwrap();
+    let name = expected_name();
+    assert!(out.already_started);
+    assert_eq!(out.execution_name, name);
+    assert_eq!(
+        out.execution_arn,
+        format!("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{name}")
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_names_the_same_execution() {
+    let rule = mock!(aws_sdk_sfn::Client::start_execution)
+        .sequence()
+        .output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:x")
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        })
+        .error(|| {
+            StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build())
+        })
+        .build();
+    let d = deps(&[&rule]);
+    let first = handle(event(), &d).await.unwrap();
+    // The same plan with its keys in another order and its defaults spelled out.
+    let mut again = event();
+    again["id"] = json!("another-delivery");
+    again["detail"]["maxConcurrency"] = json!(10);
+    again["detail"]["hub"] = json!({"progressUpdateStream": "fleetshift"});
+    let second = handle(again, &d).await.unwrap();
+    assert_eq!(first.execution_name, second.execution_name);
+    assert!(!first.already_started && second.already_started);
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn start_execution_errors_become_typed_errors() {
+    type Make = fn() -> StartExecutionError;
+    let cases: Vec<(&str, Make, &str)> = vec![
+        (
+            "InvalidName",
+            || StartExecutionError::InvalidName(InvalidName::builder().message("bad name").build()),
+            "InvalidRequest",
+        ),
+        (
+            "InvalidExecutionInput",
+            || {
+                StartExecutionError::InvalidExecutionInput(
+                    InvalidExecutionInput::builder().message("too big").build(),
+                )
+            },
+            "InvalidRequest",
+        ),
+        (
+            "StateMachineDoesNotExist",
+            || {
+                StartExecutionError::StateMachineDoesNotExist(
+                    StateMachineDoesNotExist::builder().message("gone").build(),
+                )
+            },
+            "ResourceNotFound",
+        ),
+        (
+            "StateMachineDeleting",
+            || StartExecutionError::StateMachineDeleting(StateMachineDeleting::builder().build()),
+            "ResourceNotFound",
+        ),
+        (
+            "ExecutionLimitExceeded",
+            || {
+                StartExecutionError::ExecutionLimitExceeded(
+                    ExecutionLimitExceeded::builder().build(),
+                )
+            },
+            "ResourceLimitExceeded",
+        ),
+        (
+            "KmsThrottling",
+            || {
+                StartExecutionError::KmsThrottlingException(
+                    KmsThrottlingException::builder().build(),
+                )
+            },
+            "ThrottlingException",
+        ),
+        (
+            "ThrottlingException (unmodeled)",
+            || {
+                StartExecutionError::generic(
+                    ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            },
+            "ThrottlingException",
+        ),
+    ];
+    for (name, make, expected) in cases {
+        let rule = mock!(aws_sdk_sfn::Client::start_execution).then_error(make);
+        let d = deps(&[&rule]);
+        let err = handle(event(), &d).await.unwrap_err();
+        assert_eq!(error_type(err), expected, "{name}");
+        assert!(rule.num_calls() >= 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_answered_over_http_keeps_its_code() {
+    let rule = mock!(aws_sdk_sfn::Client::start_execution)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_owned()),
+        )
+        .repeatedly()
+        .build();
+    let d = deps(&[&rule]);
+    let diag = Diagnostic::from(handle(event(), &d).await.unwrap_err());
+    assert_eq!(diag.error_type, "ThrottlingException");
+    assert!(
+        diag.error_message.contains("Rate exceeded"),
+        "{}",
+        diag.error_message
+    );
+}
+
+#[tokio::test]
+async fn invalid_plans_start_nothing() {
+    let with_detail = |detail: Value| {
+        let mut e = event();
+        e["detail"] = detail;
+        e
+    };
+    let mut bad_id = event();
+    bad_id["detail"]["workspaces"][0]["workspaceId"] = json!("WS-NOPE");
+    let mut missing = event();
+    missing["detail"].as_object_mut().unwrap().remove("waveId");
+    let mut unknown = event();
+    unknown["detail"]["workspaces"][0]["userName"] = json!("alice");
+    let mut no_envelope = event();
+    no_envelope.as_object_mut().unwrap().remove("detail-type");
+    let cases = [
+        ("bad id pattern", bad_id, "detail.workspaces[0].workspaceId"),
+        ("missing field", missing, "waveId"),
+        ("unknown field", unknown, "userName"),
+        (
+            "empty plan",
+            with_detail(json!({"waveId": "w"})),
+            "detail.workspaces",
+        ),
+        ("empty detail", with_detail(json!({})), "waveId"),
+        (
+            "bad wave id",
+            with_detail(
+                json!({"waveId": "a b", "bundleId": "wsb-abcd12345", "workspaces": [{"workspaceId": "ws-abcd12345"}]}),
+            ),
+            "detail.waveId",
+        ),
+        ("not an event", no_envelope, "detail-type"),
+    ];
+    for (name, input, field) in cases {
+        let rule = started();
+        let d = deps(&[&rule]);
+        let diag = Diagnostic::from(handle(input, &d).await.unwrap_err());
+        assert_eq!(diag.error_type, "InvalidPlan", "{name}");
+        assert!(
+            diag.error_message.contains(field),
+            "{name}: {}",
+            diag.error_message
+        );
+        assert_eq!(rule.num_calls(), 0, "{name}");
+    }
+}
