@@ -21,7 +21,7 @@ pub struct ApiError {
     /// Human-readable message.
     pub message: String,
     /// Extra members of the error shape (e.g. `ResourceId`).
-    pub extra: Map<String, Value>,
+    extra: Vec<(String, Value)>,
     pub(crate) key: MessageKey,
 }
 
@@ -31,7 +31,7 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
-            extra: Map::new(),
+            extra: Vec::new(),
             key: MessageKey::Lower,
         }
     }
@@ -41,7 +41,7 @@ impl ApiError {
     }
 
     pub(crate) fn with(mut self, member: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(member.to_owned(), value.into());
+        self.extra.push((member.to_owned(), value.into()));
         self
     }
 
@@ -52,7 +52,7 @@ impl ApiError {
 
     /// The JSON body: `{"__type": ..., "message"|"Message": ..., extra members}`.
     pub(crate) fn body(&self) -> Value {
-        let mut m = self.extra.clone();
+        let mut m: Map<String, Value> = self.extra.iter().cloned().collect();
         m.insert("__type".into(), Value::String(self.code.clone()));
         let key = match self.key {
             MessageKey::Lower => "message",
