@@ -247,3 +247,16 @@ impl Drop for Running {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_fixtures_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let fleet = crate::Fleet::load(format!("{dir}/fleet.json")).unwrap();
+        assert_eq!(fleet.workspaces.len(), 4);
+        let scenario = crate::Scenario::load(format!("{dir}/scenario.json")).unwrap();
+        assert_eq!(scenario.rules.len(), 3);
+        assert_eq!(scenario.lex_v1, crate::LexAvailability::Gone);
+    }
+}
