@@ -504,8 +504,30 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_else(|_| DateTime::from(t).secs().to_string())
 }
 
+/// Any RFC 3339 time: `Z` or an offset, with or without fractional seconds (Step Functions'
+/// `$$.Execution.StartTime` carries milliseconds).
 fn parse_time(s: &str) -> Option<SystemTime> {
-    DateTime::from_str(s, Format::DateTime)
+    chrono::DateTime::parse_from_rfc3339(s)
         .ok()
-        .and_then(|t| SystemTime::try_from(t).ok())
+        .map(SystemTime::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn started_at_accepts_the_forms_step_functions_produces() {
+        let whole = parse_time("2026-01-01T00:00:00Z").unwrap();
+        // $$.Execution.StartTime and $$.State.EnteredTime carry milliseconds.
+        let millis = parse_time("2026-01-01T00:00:00.123Z").unwrap();
+        assert_eq!(millis.duration_since(whole).unwrap().as_millis(), 123);
+        assert_eq!(
+            parse_time("2026-01-01T01:00:00+01:00"),
+            Some(whole),
+            "an explicit offset"
+        );
+        assert_eq!(parse_time("2026-01-01"), None);
+        assert_eq!(rfc3339(whole), "2026-01-01T00:00:00Z");
+    }
 }
