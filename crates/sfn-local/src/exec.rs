@@ -179,6 +179,9 @@ pub(crate) async fn run_execution(
     let (res, mut br) = if virtual_time {
         let (r, end) = fleetshift_clock::scope(rec.start, fut).await;
         stop = end;
+        // A caller on virtual time (a Distributed Map waiting for this child) resumes when the
+        // execution ends, not when it started.
+        fleetshift_clock::advance_to(end);
         r
     } else if let Some(t) = run.definition_timeout {
         match tokio::time::timeout(Duration::from_secs(t), fut).await {
