@@ -1,0 +1,222 @@
+//! `fleetshift`: run a wave offline, serve the emulated AWS APIs, check a plan.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use cloud_local::{Fleet, Scenario};
+use fleetshift::{LocalStack, StackOptions, fleet_for_plan};
+use fleetshift_core::Plan;
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "fleetshift",
+    version,
+    about = "Move fleets of Amazon WorkSpaces, safely and observably"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The offline stack: cloud-local + the real state machine + the real handlers.
+    #[command(subcommand)]
+    Local(Local),
+    /// Wave plans.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+}
+
+#[derive(Subcommand)]
+enum Local {
+    /// Run a wave to its end on the virtual clock and print the report.
+    Run {
+        /// The wave plan (the same JSON as the Step Functions execution input).
+        plan: PathBuf,
+        #[command(flatten)]
+        world: World,
+        /// Also write the report as JSON to this file ("-" for stdout instead of the table).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Seed of the retry jitter.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Serve cloud-local (with the state machine behind Step Functions) until Ctrl-C.
+    Serve {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 4566)]
+        port: u16,
+        #[command(flatten)]
+        world: World,
+    },
+}
+
+#[derive(Args)]
+struct World {
+    /// Fleet file (default: everything the plan names exists and is healthy).
+    #[arg(long, conflicts_with = "generate")]
+    fleet: Option<PathBuf>,
+    /// Generate a fleet of N WorkSpaces instead of reading one.
+    #[arg(long)]
+    generate: Option<usize>,
+    /// Scenario file: what goes wrong on purpose.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// The stack's HubEnabled parameter (a plan's hub.enabled overrides it).
+    #[arg(long)]
+    hub_enabled: bool,
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    /// Validate a plan and print it normalised, or every violation.
+    Check { plan: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("fleetshift: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Plan(PlanCmd::Check { plan }) => {
+            let plan = read_plan(&plan)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan).unwrap_or_default()
+            );
+            eprintln!(
+                "plan {} is valid: execution name {}",
+                plan.wave_id,
+                plan.execution_name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Local(Local::Run {
+            plan,
+            world,
+            json,
+            seed,
+        }) => {
+            let raw = read_json(&plan)?;
+            let parsed = read_plan(&plan)?;
+            let options = stack_options(&world, Some(&parsed), seed)?;
+            let stack = Arc::new(
+                LocalStack::start(options)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+            let progress = progress(stack.clone(), &parsed);
+            let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
+            progress.abort();
+            if std::io::stderr().is_terminal() {
+                eprintln!();
+            }
+            let to_stdout = json.as_deref() == Some(Path::new("-"));
+            if let Some(path) = json.as_ref().filter(|_| !to_stdout) {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            if to_stdout {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(if report.all_completed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Local(Local::Serve { port, world }) => {
+            let mut options = stack_options(&world, None, 7)?;
+            options.port = Some(port);
+            let stack = LocalStack::start(options)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("cloud-local listening on {}", stack.cloud.endpoint_url());
+            println!("state machine: {}", stack.state_machine_arn);
+            println!(
+                "point clients at it: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+                stack.cloud.endpoint_url()
+            );
+            tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+            stack.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+}
+
+fn read_plan(path: &Path) -> Result<Plan, String> {
+    Plan::parse(&read_json(path)?).map_err(|v| {
+        let lines: Vec<String> =
+            v.0.iter()
+                .map(|x| format!("  {}: {}", x.field, x.rule))
+                .collect();
+        format!("{}: invalid plan:\n{}", path.display(), lines.join("\n"))
+    })
+}
+
+fn stack_options(world: &World, plan: Option<&Plan>, seed: u64) -> Result<StackOptions, String> {
+    let fleet = match (&world.fleet, world.generate, plan) {
+        (Some(path), _, _) => Fleet::load(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        (None, Some(n), _) => Fleet::generate(n),
+        (None, None, Some(plan)) => fleet_for_plan(plan),
+        (None, None, None) => Fleet::default(),
+    };
+    let scenario = match &world.scenario {
+        Some(path) => Scenario::load(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => Scenario::default(),
+    };
+    Ok(StackOptions {
+        fleet,
+        scenario,
+        seed,
+        hub_enabled: world.hub_enabled,
+        ..StackOptions::default()
+    })
+}
+
+/// A progress line on a terminal: items that reached a final state, from the events published.
+fn progress(stack: Arc<LocalStack>, plan: &Plan) -> tokio::task::JoinHandle<()> {
+    let total = plan.workspaces.len() + plan.lex_bots.len();
+    tokio::spawn(async move {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        loop {
+            let done = stack
+                .cloud
+                .events()
+                .iter()
+                .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
+                .filter(|e| e.detail.contains("\"COMPLETED\"") || e.detail.contains("\"FAILED\""))
+                .count();
+            eprint!("\r{done}/{total} items finished");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
