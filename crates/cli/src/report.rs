@@ -294,8 +294,15 @@ fn standby_summary(v: &Value) -> Option<String> {
     {
         return Some(format!("FAILED {}", s(f, "errorCode").unwrap_or_default()));
     }
-    if let Some(e) = v.get("error").and_then(Value::as_str) {
-        return Some(format!("FAILED {e}"));
+    // A caught error (`{Error, Cause}`), the cause being the Lambda error payload.
+    if let Some(e) = v.get("Error").and_then(Value::as_str) {
+        let message = v
+            .get("Cause")
+            .and_then(Value::as_str)
+            .and_then(|c| serde_json::from_str::<Value>(c).ok())
+            .and_then(|c| s(&c, "errorMessage"))
+            .unwrap_or_default();
+        return Some(format!("FAILED {e}: {message}"));
     }
     None
 }

@@ -20,7 +20,8 @@ pub struct Scenario {
     pub never_finish_migrations: Vec<String>,
     /// Image imports that end in ERROR, by image id.
     pub fail_image_imports: Vec<ImageImportFailure>,
-    /// Standby requests that fail (reported in `FailedStandbyRequests`), by primary WorkSpace id.
+    /// Standby requests that fail (reported in `FailedStandbyRequests`), by primary WorkSpace id
+    /// or by the id of the WorkSpace the primary was migrated from.
     pub fail_standbys: Vec<StandbyFailure>,
     /// Lex V1 bots whose migration ends FAILED (with an ERROR alert), by V1 bot name.
     pub fail_lex_migrations: Vec<String>,

@@ -291,12 +291,16 @@ fn create_standbys(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, 
     let mut pending = Vec::new();
     for (request, primary_id, directory_id) in parsed {
         let fail = |code: &str, message: String| json!({"StandbyWorkspaceRequest": request, "ErrorCode": code, "ErrorMessage": message});
-        if let Some(f) = world
-            .scenario
-            .fail_standbys
-            .iter()
-            .find(|f| f.primary_workspace_id == primary_id)
-        {
+        // A scenario names WorkSpaces as its fleet file does: the primary, or the WorkSpace the
+        // primary was migrated from (the new id is not known when the scenario is written).
+        let migrated_from = world
+            .workspaces
+            .get(&primary_id)
+            .and_then(|w| w.migrated_from.clone());
+        if let Some(f) = world.scenario.fail_standbys.iter().find(|f| {
+            f.primary_workspace_id == primary_id
+                || migrated_from.as_deref() == Some(f.primary_workspace_id.as_str())
+        }) {
             failed.push(fail(
                 f.error_code.as_deref().unwrap_or("InternalError"),
                 f.error_message.clone().unwrap_or_else(|| {

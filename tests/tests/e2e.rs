@@ -1,0 +1,501 @@
+//! End-to-end runs of the real state machine (state-machines/fleet-migration.asl.json) on sfn-local,
+//! with the real handlers and real SDK clients against cloud-local, failures included.
+//!
+//! Every test checks the invariants an operator relies on: each plan item ends in exactly one
+//! final state, no WorkSpace is migrated twice, and the sinks agree with the report.
+
+use std::collections::{HashMap, HashSet};
+
+use cloud_local::{Outcome, Scenario, Service};
+use fleetshift::{LocalStack, StackOptions, WaveReport, fleet_for_plan};
+use fleetshift_core::Plan;
+use serde_json::{Value, json};
+
+fn ws_id(i: usize) -> String {
+    format!("ws-e2e{i:05}")
+}
+
+/// A plan of `n` WorkSpaces with the given extra sections.
+fn plan(n: usize, extra: Value) -> Value {
+    let mut p = json!({
+        "waveId": "e2e-wave",
+        "bundleId": "wsb-target0001",
+        "workspaces": (0..n).map(|i| json!({"workspaceId": ws_id(i)})).collect::<Vec<_>>(),
+    });
+    if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            p.insert(k.clone(), v.clone());
+        }
+    }
+    p
+}
+
+fn bots() -> Value {
+    json!([
+        {"v1BotName": "OrderFlowers", "v1BotVersion": "$LATEST", "v2BotName": "OrderFlowersV2",
+         "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"},
+        {"v1BotName": "BookTrip", "v1BotVersion": "3", "v2BotName": "BookTripV2",
+         "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"}
+    ])
+}
+
+fn standby() -> Value {
+    json!({"region": "us-west-2", "directoryId": "d-2000000002", "dataReplication": "PRIMARY_AS_SOURCE"})
+}
+
+async fn stack(plan: &Value, scenario: Value) -> LocalStack {
+    let parsed = Plan::parse(plan).expect("test plans are valid");
+    let scenario: Scenario = serde_json::from_value(scenario).expect("scenario");
+    LocalStack::start(StackOptions {
+        fleet: fleet_for_plan(&parsed),
+        scenario,
+        ..StackOptions::default()
+    })
+    .await
+    .expect("stack starts")
+}
+
+async fn run(plan: &Value, scenario: Value) -> (LocalStack, WaveReport) {
+    let stack = stack(plan, scenario).await;
+    let report = stack.run_wave(plan).await.expect("execution starts");
+    check_invariants(&stack, plan, &report);
+    (stack, report)
+}
+
+/// The invariants of every run.
+fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
+    // Each plan item ends in exactly one final state.
+    let planned: Vec<&str> = plan["workspaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w["workspaceId"].as_str()).collect())
+        .unwrap_or_default();
+    let mut rows: HashMap<&str, usize> = HashMap::new();
+    for w in &report.workspaces {
+        *rows.entry(w.source_workspace_id.as_str()).or_default() += 1;
+        assert!(
+            ["COMPLETED", "FAILED", "NOT_STARTED"].contains(&w.status.as_str()),
+            "{w:?}"
+        );
+        if w.status != "COMPLETED" {
+            assert!(
+                w.cause.is_some(),
+                "a WorkSpace that did not complete says why: {w:?}"
+            );
+        }
+    }
+    assert_eq!(rows.len(), planned.len(), "{report:#?}");
+    for id in &planned {
+        assert_eq!(rows.get(id), Some(&1), "{id} appears once in the report");
+    }
+    let planned_bots = plan["lexBots"].as_array().map_or(0, Vec::len);
+    assert_eq!(report.bots.len(), planned_bots);
+
+    // No WorkSpace is migrated twice.
+    let migrations = stack.cloud.migrations();
+    let mut sources = HashSet::new();
+    for m in &migrations {
+        assert!(
+            sources.insert(m.source_workspace_id.clone()),
+            "{} was migrated twice",
+            m.source_workspace_id
+        );
+    }
+    // A completed item's new id is the one WorkSpaces created for it.
+    for w in report.workspaces.iter().filter(|w| w.status == "COMPLETED") {
+        let m = migrations
+            .iter()
+            .find(|m| m.source_workspace_id == w.source_workspace_id)
+            .expect("a completed item was migrated");
+        assert_eq!(
+            w.target_workspace_id.as_deref(),
+            Some(m.target_workspace_id.as_str())
+        );
+    }
+
+    // The sinks agree with the report: the last progress event of each item carries its final status.
+    let mut last: HashMap<String, String> = HashMap::new();
+    for e in stack.cloud.events() {
+        if e.detail_type != fleetshift_core::events::ITEM_PROGRESS {
+            continue;
+        }
+        let d: Value = serde_json::from_str(&e.detail).expect("event detail is JSON");
+        if let (Some(id), Some(status)) = (task_id(&d), d["status"].as_str()) {
+            last.insert(id, status.to_owned());
+        }
+    }
+    for w in report
+        .workspaces
+        .iter()
+        .filter(|w| w.status != "NOT_STARTED")
+    {
+        assert_eq!(
+            last.get(&w.source_workspace_id).map(String::as_str),
+            Some(w.status.as_str()),
+            "progress events for {}",
+            w.source_workspace_id
+        );
+    }
+    for t in &report.hub_tasks {
+        let ws = t.task.trim_start_matches("e2e-wave-");
+        if let Some(row) = report
+            .workspaces
+            .iter()
+            .find(|w| w.source_workspace_id == ws)
+        {
+            if row.status != "NOT_STARTED" {
+                assert_eq!(
+                    t.status.as_deref(),
+                    Some(row.status.as_str()),
+                    "hub task {}",
+                    t.task
+                );
+            }
+        }
+    }
+}
+
+/// The item a progress event is about.
+fn task_id(detail: &Value) -> Option<String> {
+    for k in ["workspaceId", "sourceWorkspaceId", "taskId", "id"] {
+        if let Some(v) = detail[k].as_str() {
+            return Some(v.to_owned());
+        }
+    }
+    detail["task"]["id"].as_str().map(str::to_owned)
+}
+
+fn calls(stack: &LocalStack, op: &str, id: &str) -> usize {
+    stack
+        .cloud
+        .calls()
+        .iter()
+        .filter(|c| c.operation == op && c.target.as_deref() == Some(id))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_path_image_gate_fifty_workspaces_standbys_bots_and_hub() {
+    let p = plan(
+        50,
+        json!({
+            "image": {"imageId": "wsi-e2eimage01"},
+            "standby": standby(),
+            "lexBots": bots(),
+            "hub": {"enabled": true, "homeRegion": "us-west-2"},
+        }),
+    );
+    let (stack, report) = run(&p, json!({})).await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    assert_eq!(report.workspaces.len(), 50);
+    for w in &report.workspaces {
+        assert_eq!(w.status, "COMPLETED");
+        assert!(
+            w.standby.as_deref().is_some_and(|s| s.starts_with("ws-")),
+            "{w:?}"
+        );
+    }
+    assert_eq!(stack.cloud.standbys().len(), 50);
+    assert!(
+        report
+            .bots
+            .iter()
+            .all(|b| b.status == "COMPLETED" && b.v2_bot_id.is_some())
+    );
+    // Every item is a Migration Hub task that ended COMPLETED.
+    assert_eq!(report.hub_tasks.len(), 52, "{:#?}", report.hub_tasks);
+    assert!(
+        report
+            .hub_tasks
+            .iter()
+            .all(|t| t.status.as_deref() == Some("COMPLETED"))
+    );
+    // The image was polled before any WorkSpace was touched.
+    let log = stack.cloud.calls();
+    let first_migrate = log
+        .iter()
+        .position(|c| c.operation == "MigrateWorkspace")
+        .unwrap();
+    let image_done = log
+        .iter()
+        .rposition(|c| c.operation == "DescribeCustomWorkspaceImageImport")
+        .unwrap();
+    assert!(image_done < first_migrate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_in_progress_twice_is_retried_and_migrates_once() {
+    let p = plan(3, json!({}));
+    let target = ws_id(1);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "MigrateWorkspace", "id": target,
+                          "fail": {"error": "OperationInProgressException", "times": 2}}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    assert_eq!(calls(&stack, "MigrateWorkspace", &target), 3);
+    let failed: Vec<_> = stack
+        .cloud
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "MigrateWorkspace" && c.target.as_deref() == Some(&target))
+        .filter(|c| matches!(c.outcome, Outcome::Error { .. }))
+        .collect();
+    assert_eq!(failed.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_unavailable_past_max_attempts_fails_only_that_item() {
+    let p = plan(4, json!({}));
+    let target = ws_id(2);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "MigrateWorkspace", "id": target,
+                          "fail": {"error": "ResourceUnavailableException"}}]}),
+    )
+    .await;
+    assert_eq!(report.status, "FAILED");
+    let row = report
+        .workspaces
+        .iter()
+        .find(|w| w.source_workspace_id == target)
+        .unwrap();
+    assert_eq!(row.status, "FAILED");
+    assert!(
+        row.cause
+            .as_deref()
+            .unwrap()
+            .contains("ResourceUnavailable"),
+        "{row:?}"
+    );
+    assert_eq!(
+        report
+            .workspaces
+            .iter()
+            .filter(|w| w.status == "COMPLETED")
+            .count(),
+        3
+    );
+    // Retried by the state machine (each attempt is one SDK call plus the SDK's own retry).
+    assert!(calls(&stack, "MigrateWorkspace", &target) > 2);
+    assert!(
+        report.cause.as_deref().unwrap_or("").contains(&target),
+        "{:?}",
+        report.cause
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_migration_failure_is_failed_at_the_deadline() {
+    let p = plan(3, json!({}));
+    let target = ws_id(0);
+    let (_stack, report) = run(&p, json!({"neverFinishMigrations": [target]})).await;
+    let row = report
+        .workspaces
+        .iter()
+        .find(|w| w.source_workspace_id == target)
+        .unwrap();
+    assert_eq!(row.status, "FAILED");
+    assert!(
+        row.cause.as_deref().unwrap().contains("not AVAILABLE"),
+        "{row:?}"
+    );
+    assert_eq!(
+        report
+            .workspaces
+            .iter()
+            .filter(|w| w.status == "COMPLETED")
+            .count(),
+        2
+    );
+    // The deadline (90 minutes by default) was reached on the virtual clock, not the wall clock.
+    assert!(
+        report.virtual_seconds >= 90 * 60,
+        "{}",
+        report.virtual_seconds
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_import_error_fails_the_wave_before_any_migration() {
+    let p = plan(
+        5,
+        json!({"image": {"imageId": "wsi-e2eimage02"}, "lexBots": bots()}),
+    );
+    let (stack, report) = run(
+        &p,
+        json!({"failImageImports": [{"imageId": "wsi-e2eimage02", "atPercent": 40}]}),
+    )
+    .await;
+    assert_eq!(report.status, "FAILED");
+    assert!(stack.cloud.migrations().is_empty());
+    assert!(
+        stack
+            .cloud
+            .calls()
+            .iter()
+            .all(|c| c.operation != "MigrateWorkspace")
+    );
+    assert!(
+        stack
+            .cloud
+            .calls()
+            .iter()
+            .all(|c| c.operation != "StartMigration")
+    );
+    for w in &report.workspaces {
+        assert_ne!(w.status, "COMPLETED");
+    }
+    assert!(
+        format!("{:?} {:?}", report.error, report.cause).contains("wsi-e2eimage02"),
+        "{:?} {:?}",
+        report.error,
+        report.cause
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_standby_failure_is_reported_per_item() {
+    let p = plan(3, json!({"standby": standby()}));
+    let bad = ws_id(1);
+    let (stack, report) = run(
+        &p,
+        json!({"failStandbys": [{"primaryWorkspaceId": bad, "errorCode": "ResourceLimitExceeded.CoresCount"}]}),
+    )
+    .await;
+    // Every WorkSpace migrated; the one standby failure is named on its item, the others exist.
+    assert!(report.all_completed(), "{}", report.render());
+    for w in &report.workspaces {
+        let standby = w.standby.as_deref().unwrap_or_default();
+        if w.source_workspace_id == bad {
+            assert!(standby.starts_with("FAILED StandbyFailed"), "{w:?}");
+            assert!(
+                standby.contains("ResourceLimitExceeded.CoresCount"),
+                "{w:?}"
+            );
+        } else {
+            assert!(standby.starts_with("ws-"), "{w:?}");
+        }
+    }
+    assert_eq!(stack.cloud.standbys().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_percent_throttling_still_completes() {
+    let p = plan(20, json!({"standby": standby()}));
+    let (stack, report) = run(
+        &p,
+        json!({"seed": 11, "rules": [{"operation": "*", "throttle": 0.3}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    let throttled = stack
+        .cloud
+        .calls()
+        .iter()
+        .filter(|c| c.outcome.code() == Some("ThrottlingException"))
+        .count();
+    assert!(throttled > 10, "the scenario throttled {throttled} calls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_hub_unavailable_still_reports_through_events() {
+    let p = plan(4, json!({"hub": {"enabled": true}}));
+    let (stack, report) = run(&p, json!({"migrationHub": "homeRegionNotSet"})).await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    assert!(report.hub_tasks.is_empty());
+    assert!(
+        stack
+            .cloud
+            .events()
+            .iter()
+            .any(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
+    );
+    assert!(
+        stack
+            .cloud
+            .calls()
+            .iter()
+            .any(|c| c.service == Service::MigrationHub
+                && c.outcome.code() == Some("HomeRegionNotSetException"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lex_v1_gone_fails_bots_with_a_clear_cause_and_spares_workspaces() {
+    let p = plan(3, json!({"lexBots": bots()}));
+    let (_stack, report) = run(&p, json!({"lexV1": "gone"})).await;
+    assert_eq!(report.status, "FAILED");
+    assert!(report.workspaces.iter().all(|w| w.status == "COMPLETED"));
+    for b in &report.bots {
+        assert_eq!(b.status, "FAILED");
+        let cause = b.cause.as_deref().unwrap_or_default();
+        assert!(
+            cause.contains("LexV1Unavailable") || cause.contains("Lex V1"),
+            "{cause}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_eventbridge_delivery_starts_one_execution() {
+    let p = plan(2, json!({}));
+    let stack = stack(&p, json!({})).await;
+    let first = stack.deliver_wave_event(&p).await.expect("first delivery");
+    let second = stack.deliver_wave_event(&p).await.expect("second delivery");
+    assert_eq!(first["executionArn"], second["executionArn"]);
+    let arn = first["executionArn"].as_str().unwrap();
+    let done = stack.engine.wait(arn).await.expect("execution exists");
+    // A third delivery after it finished is still no new execution.
+    let third = stack.deliver_wave_event(&p).await.expect("third delivery");
+    assert_eq!(third["executionArn"], first["executionArn"]);
+    assert_eq!(third["alreadyStarted"], json!(true));
+    assert_eq!(stack.engine.list(&stack.state_machine_arn).len(), 1);
+    assert_eq!(done.status.as_str(), "SUCCEEDED");
+    let report = stack.report(&p, &done, std::time::Duration::ZERO);
+    check_invariants(&stack, &p, &report);
+    assert!(report.all_completed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_plan_is_rejected_with_zero_mutating_calls() {
+    let mut p = plan(2, json!({}));
+    p["workspaces"][1]["workspaceId"] = json!("WS-NOT-AN-ID");
+    let stack = stack(&plan(2, json!({})), json!({})).await;
+    // Through EventBridge: start-wave rejects it, naming the field.
+    let err = stack.deliver_wave_event(&p).await.unwrap_err();
+    assert_eq!(err.error_type, fleetshift_core::error_type::INVALID_PLAN);
+    assert!(
+        err.error_message.contains("workspaces[1].workspaceId"),
+        "{err:?}"
+    );
+    assert!(stack.engine.list(&stack.state_machine_arn).is_empty());
+    // From the console: the execution fails at once with InvalidPlan.
+    let report = stack.run_wave(&p).await.expect("execution starts");
+    assert_eq!(report.status, "FAILED");
+    assert_eq!(
+        report.error.as_deref(),
+        Some(fleetshift_core::error_type::INVALID_PLAN)
+    );
+    assert!(
+        report
+            .cause
+            .as_deref()
+            .unwrap_or_default()
+            .contains("workspaces[1].workspaceId")
+    );
+    assert!(
+        stack
+            .cloud
+            .mutating_calls()
+            .iter()
+            .all(|c| c.service == Service::EventBridge),
+        "{:?}",
+        stack.cloud.mutating_calls()
+    );
+    assert!(stack.cloud.migrations().is_empty());
+}
