@@ -7,7 +7,6 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -69,31 +68,19 @@ pub struct StackSettings {
     pub state_machine_arn: String,
 }
 
-/// Adapts a handler to the engine the way lambda_runtime does: the payload is deserialised (a
-/// failure is the runtime's own error type), and the function's error becomes its Diagnostic.
-fn lambda<I, O, E, F, Fut>(f: F) -> impl sfn_local::Handler
+/// Adapts a function's `handle` to the engine the way lambda_runtime reports it: the output is
+/// the response payload, an error becomes the function's Diagnostic (`errorType`, `errorMessage`).
+fn lambda<O, E, F, Fut>(f: F) -> impl Handler
 where
-    I: DeserializeOwned + Send + 'static,
     O: Serialize,
     E: Into<Diagnostic>,
-    F: Fn(I) -> Fut + Send + Sync + 'static,
+    F: Fn(Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, E>> + Send + 'static,
 {
-    let f = Arc::new(f);
     move |payload: Value| {
-        let f = f.clone();
+        let run = f(payload);
         async move {
-            let event: I = serde_path_to_error::deserialize(payload).map_err(|e| {
-                TaskFailure::new(
-                    "lambda_runtime::deserializer::DeserializeError",
-                    format!(
-                        "failed to deserialize the incoming data into the function's payload type: [{}] {}",
-                        e.path(),
-                        e.inner()
-                    ),
-                )
-            })?;
-            match f(event).await {
+            match run.await {
                 Ok(out) => serde_json::to_value(out)
                     .map_err(|e| TaskFailure::new("Runtime.SerializationError", e.to_string())),
                 Err(err) => {
@@ -150,64 +137,65 @@ impl InProcess {
     }
 }
 
+/// Registers a function crate's `handle(payload, &Deps)`, the entry point its `main.rs` runs.
+macro_rules! add {
+    ($fns:expr, $name:literal, $krate:ident, $deps:expr) => {{
+        let deps = Arc::new($deps);
+        $fns.add(
+            $name,
+            lambda(move |p: Value| {
+                let deps = deps.clone();
+                async move { $krate::handle(p, &deps).await }
+            }),
+        );
+    }};
+}
+
 /// Builds every function with Deps built from `sdk`.
 pub fn in_process(sdk: &SdkConfig, settings: &StackSettings) -> InProcess {
     let mut fns = InProcess::default();
-
-    let deps = Arc::new(start_migration::Deps::from_config(sdk));
-    fns.add(
+    add!(
+        fns,
         "start-migration",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { start_migration::handle(p, &deps).await }
-        }),
+        start_migration,
+        start_migration::Deps::from_config(sdk)
     );
-    let deps = Arc::new(check_migration::Deps::from_config(sdk));
-    fns.add(
+    add!(
+        fns,
         "check-migration",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { check_migration::handle(p, &deps).await }
-        }),
+        check_migration,
+        check_migration::Deps::from_config(sdk)
     );
-    let deps = Arc::new(create_standby::Deps::from_config(sdk));
-    fns.add(
+    add!(
+        fns,
         "create-standby",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { create_standby::handle_json(p, &deps).await }
-        }),
+        create_standby,
+        create_standby::Deps::from_config(sdk)
     );
-    let deps = Arc::new(poll_image_import::Deps::from_config(sdk));
-    fns.add(
+    add!(
+        fns,
         "poll-image-import",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { poll_image_import::handle_json(p, &deps).await }
-        }),
+        poll_image_import,
+        poll_image_import::Deps::from_config(sdk)
     );
-    let hub_settings = push_hub_update::Settings {
+    let hub = push_hub_update::Settings {
         hub_enabled: settings.hub_enabled,
         home_region: settings.hub_home_region.clone(),
         ..push_hub_update::Settings::default()
     };
-    let deps = Arc::new(push_hub_update::Deps::from_config(sdk, hub_settings));
-    fns.add(
+    add!(
+        fns,
         "push-hub-update",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { push_hub_update::handle(p, &deps).await }
-        }),
+        push_hub_update,
+        push_hub_update::Deps::from_config(sdk, hub)
     );
-    let wave_settings = start_wave::Settings::new(settings.state_machine_arn.clone())
+    let wave = start_wave::Settings::new(settings.state_machine_arn.clone())
         .expect("the local state machine ARN is well formed");
-    let deps = Arc::new(start_wave::Deps::from_config(sdk, wave_settings));
-    fns.add(
+    add!(
+        fns,
         "start-wave",
-        lambda(move |p: Value| {
-            let deps = deps.clone();
-            async move { start_wave::handle(p, &deps).await }
-        }),
+        start_wave,
+        start_wave::Deps::from_config(sdk, wave)
     );
     fns
 }

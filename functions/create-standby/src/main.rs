@@ -1,4 +1,4 @@
-use create_standby::{Deps, handle_json};
+use create_standby::{Deps, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps::from_config(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
-        async move { handle_json(event.payload, &deps).await }
+        async move { handle(event.payload, &deps).await }
     }))
     .await
 }

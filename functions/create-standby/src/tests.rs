@@ -136,7 +136,7 @@ async fn partial_failure_is_data_and_the_call_goes_to_the_standby_region() {
         });
     let (deps, hosts) = deps(&[&rule]);
 
-    let out = handle_json(input(&[WS_A, WS_B]), &deps).await.unwrap();
+    let out = handle(input(&[WS_A, WS_B]), &deps).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
     let hosts = hosts.0.lock().unwrap().clone();
@@ -172,7 +172,7 @@ async fn several_pending_are_all_reported_without_guessing_their_standby_ids() {
     });
     let (deps, _) = deps(&[&rule]);
 
-    let out = handle_json(input(&[WS_A, WS_B]), &deps).await.unwrap();
+    let out = handle(input(&[WS_A, WS_B]), &deps).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
     assert!(out.failed.is_empty());
@@ -199,7 +199,7 @@ async fn primary_region_defaults_to_the_functions_own_and_can_be_set() {
                 .build()
         });
     let (deps_default, _) = deps(&[&default_rule]);
-    handle_json(input(&[WS_A]), &deps_default).await.unwrap();
+    handle(input(&[WS_A]), &deps_default).await.unwrap();
     assert_eq!(default_rule.num_calls(), 1);
 
     let explicit_rule = mock!(Client::create_standby_workspaces)
@@ -212,7 +212,7 @@ async fn primary_region_defaults_to_the_functions_own_and_can_be_set() {
     let (deps_explicit, _) = deps(&[&explicit_rule]);
     let mut explicit = input(&[WS_A]);
     explicit["primaryRegion"] = json!("eu-west-1");
-    handle_json(explicit, &deps_explicit).await.unwrap();
+    handle(explicit, &deps_explicit).await.unwrap();
     assert_eq!(explicit_rule.num_calls(), 1);
 }
 
@@ -226,7 +226,7 @@ async fn all_failed_in_a_200_is_standby_failed_naming_each_workspace() {
     });
     let (deps, _) = deps(&[&rule]);
 
-    let err = handle_json(input(&[WS_A, WS_B]), &deps).await.unwrap_err();
+    let err = handle(input(&[WS_A, WS_B]), &deps).await.unwrap_err();
 
     assert_eq!(rule.num_calls(), 1);
     match &err {
@@ -250,7 +250,7 @@ async fn an_answer_that_drops_a_workspace_reports_it_failed() {
         .then_output(|| CreateStandbyWorkspacesOutput::builder().build());
     let (deps, _) = deps(&[&rule]);
 
-    let err = handle_json(input(&[WS_A]), &deps).await.unwrap_err();
+    let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
 
     assert_eq!(rule.num_calls(), 1);
     let Error::StandbyFailed { failed, .. } = &err else {
@@ -316,7 +316,7 @@ async fn every_modeled_exception_has_its_error_type() {
     for (make, expected) in cases {
         let rule = mock!(Client::create_standby_workspaces).then_error(make);
         let (deps, _) = deps(&[&rule]);
-        let err = handle_json(input(&[WS_A]), &deps).await.unwrap_err();
+        let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
         assert_eq!(rule.num_calls(), 1, "{expected}");
         assert!(matches!(err, Error::Aws(_)), "{expected}: {err:?}");
         assert_eq!(diagnostic(err).error_type, expected);
@@ -333,7 +333,7 @@ async fn throttling_from_the_wire_keeps_its_code() {
     });
     let (deps, _) = deps(&[&rule]);
 
-    let err = handle_json(input(&[WS_A]), &deps).await.unwrap_err();
+    let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
 
     assert_eq!(rule.num_calls(), 1);
     let Error::Aws(aws) = &err else {
@@ -386,7 +386,7 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
         let rule = mock!(Client::create_standby_workspaces)
             .then_output(|| CreateStandbyWorkspacesOutput::builder().build());
         let (deps, _) = deps(&[&rule]);
-        let err = handle_json(payload.clone(), &deps).await.unwrap_err();
+        let err = handle(payload.clone(), &deps).await.unwrap_err();
         assert_eq!(rule.num_calls(), 0, "{payload}");
         let Error::InvalidInput(v) = &err else {
             panic!("expected InvalidInput for {payload}, got {err:?}");

@@ -126,7 +126,7 @@ pub fn phase(state: &State) -> Phase {
 
 /// Reads the input from the JSON a state passes (missing or mistyped fields become `InvalidPlan`
 /// with the field's path), then runs [`handler`].
-pub async fn handle_json(input: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
+pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
     let input: Input = validate::from_json(input).map_err(Error::InvalidInput)?;
     handler(input, deps).await
 }

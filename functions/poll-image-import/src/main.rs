@@ -1,5 +1,5 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use poll_image_import::{Deps, handle_json};
+use poll_image_import::{Deps, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps::from_config(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
-        async move { handle_json(event.payload, &deps).await }
+        async move { handle(event.payload, &deps).await }
     }))
     .await
 }

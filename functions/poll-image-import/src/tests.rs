@@ -40,7 +40,7 @@ fn at(rfc3339: &str) -> SystemTime {
 
 /// Runs the handler with "now" at `now`.
 async fn poll_at(now: SystemTime, input: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
-    fleetshift_clock::scope(now, handle_json(input, deps))
+    fleetshift_clock::scope(now, handle(input, deps))
         .await
         .0
 }
@@ -84,7 +84,7 @@ async fn every_state_sets_done_and_failed() {
     let deps = deps(&[&rule]);
 
     for (i, (state, done, failed)) in table.iter().enumerate() {
-        let out = handle_json(json!({"imageId": IMAGE}), &deps).await.unwrap();
+        let out = handle(json!({"imageId": IMAGE}), &deps).await.unwrap();
         assert_eq!(out.image_id, IMAGE);
         assert_eq!(out.state, *state);
         assert_eq!(
@@ -124,7 +124,7 @@ async fn error_state_carries_its_error_details() {
     });
     let deps = deps(&[&rule]);
 
-    let out = handle_json(json!({"imageId": IMAGE}), &deps).await.unwrap();
+    let out = handle(json!({"imageId": IMAGE}), &deps).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
     assert!(out.failed && !out.done && !out.expired);
@@ -162,11 +162,11 @@ async fn completed_without_progress_reports_100_and_missing_state_is_in_progress
         .build();
     let deps = deps(&[&rule]);
 
-    let completed = handle_json(json!({"imageId": IMAGE}), &deps).await.unwrap();
+    let completed = handle(json!({"imageId": IMAGE}), &deps).await.unwrap();
     assert!(completed.done);
     assert_eq!(completed.progress_percentage, 100);
 
-    let unknown = handle_json(json!({"imageId": IMAGE}), &deps).await.unwrap();
+    let unknown = handle(json!({"imageId": IMAGE}), &deps).await.unwrap();
     assert_eq!(unknown.state, "UNKNOWN");
     assert!(!unknown.done && !unknown.failed && !unknown.expired);
     assert_eq!(rule.num_calls(), 2);
@@ -294,7 +294,7 @@ async fn every_modeled_exception_has_its_error_type() {
     for (make, expected) in cases {
         let rule = mock!(Client::describe_custom_workspace_image_import).then_error(make);
         let deps = deps(&[&rule]);
-        let err = handle_json(json!({"imageId": IMAGE}), &deps)
+        let err = handle(json!({"imageId": IMAGE}), &deps)
             .await
             .unwrap_err();
         assert_eq!(rule.num_calls(), 1);
@@ -312,7 +312,7 @@ async fn throttling_from_the_wire_is_retryable() {
         )
     });
     let deps = deps(&[&rule]);
-    let err = handle_json(json!({"imageId": IMAGE}), &deps)
+    let err = handle(json!({"imageId": IMAGE}), &deps)
         .await
         .unwrap_err();
     assert_eq!(rule.num_calls(), 1);
@@ -348,7 +348,7 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
         let rule = mock!(Client::describe_custom_workspace_image_import)
             .then_output(|| answer("PENDING", 0));
         let deps = deps(&[&rule]);
-        let err = handle_json(payload.clone(), &deps).await.unwrap_err();
+        let err = handle(payload.clone(), &deps).await.unwrap_err();
         assert_eq!(rule.num_calls(), 0, "{payload}");
         let Error::InvalidInput(v) = &err else {
             panic!("expected InvalidInput for {payload}, got {err:?}");
