@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod fleet;
 mod hub;
+mod key_clock;
 mod lex;
 mod scenario;
 mod server;
@@ -40,6 +41,7 @@ pub use fleet::{
     BundleSeed, DirectorySeed, Fleet, FleetError, ImageImportSeed, ImportErrorDetail, LexBotSeed,
     WORKSPACE_STATES, WorkspaceSeed,
 };
+pub use key_clock::KeyClock;
 pub use scenario::{
     FailAction, HubAvailability, ImageImportFailure, LexAvailability, Rule, Scenario,
     ScenarioError, StandbyFailure,
@@ -118,6 +120,7 @@ impl CloudLocal {
             default_region: options.fleet.default_region.clone(),
             world: Mutex::new(World::new(options.fleet, options.scenario)),
             sfn: options.sfn,
+            key_clock: KeyClock::default(),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -163,6 +166,13 @@ impl Running {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The virtual time of callers that sign with their own access key instead of sending the
+    /// virtual-time header (out-of-process Lambda binaries): set it for the duration of each of
+    /// their invocations.
+    pub fn key_clock(&self) -> KeyClock {
+        self.shared.key_clock.clone()
     }
 
     /// The latest caller time seen in a request (virtual or wall clock); the Unix epoch before

@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::key_clock::KeyClock;
 use crate::lex::Route;
 use crate::scenario::{LexAvailability, draw};
 use crate::sfn::SfnBackend;
@@ -23,6 +24,7 @@ pub(crate) struct Shared {
     pub(crate) world: Mutex<World>,
     pub(crate) sfn: Option<Arc<dyn SfnBackend>>,
     pub(crate) default_region: String,
+    pub(crate) key_clock: KeyClock,
 }
 
 impl Shared {
@@ -82,13 +84,16 @@ fn dispatch(method: &str, path: &str, headers: &HeaderMap) -> Option<Dispatch> {
     lex::route(method, path).map(Dispatch::Lex)
 }
 
-/// The caller's now: the virtual-time header if present, else the wall clock.
-fn request_now(headers: &HeaderMap) -> SystemTime {
+/// The caller's now: the virtual-time header if present, else the time set for the request's
+/// access key ([`KeyClock`]), else the wall clock.
+fn request_now(headers: &HeaderMap, keys: &KeyClock) -> SystemTime {
     headers
         .get(fleetshift_clock::VIRTUAL_TIME_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or_else(SystemTime::now, fleetshift_clock::from_millis)
+        .map(fleetshift_clock::from_millis)
+        .or_else(|| keys.for_request(headers))
+        .unwrap_or_else(SystemTime::now)
 }
 
 /// The Region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
@@ -116,7 +121,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         Dispatch::Lex(_) => "application/json".to_owned(),
     };
     let ctx = Ctx {
-        now: request_now(&parts.headers),
+        now: request_now(&parts.headers, &shared.key_clock),
         region: signed_region(&parts.headers).unwrap_or_else(|| shared.default_region.clone()),
     };
     let service = route.service();
@@ -378,7 +383,32 @@ mod tests {
             HeaderValue::from_static("1700000000000"),
         );
         assert_eq!(
-            request_now(&h),
+            request_now(&h, &KeyClock::default()),
+            fleetshift_clock::from_millis(1_700_000_000_000)
+        );
+    }
+
+    #[test]
+    fn the_header_wins_over_the_access_key_time() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKIDPROC/20250101/us-east-1/workspaces/aws4_request, SignedHeaders=host, Signature=abc",
+            ),
+        );
+        let keys = KeyClock::default();
+        keys.set("AKIDPROC", fleetshift_clock::from_millis(2_000_000_000_000));
+        assert_eq!(
+            request_now(&h, &keys),
+            fleetshift_clock::from_millis(2_000_000_000_000)
+        );
+        h.insert(
+            fleetshift_clock::VIRTUAL_TIME_HEADER,
+            HeaderValue::from_static("1700000000000"),
+        );
+        assert_eq!(
+            request_now(&h, &keys),
             fleetshift_clock::from_millis(1_700_000_000_000)
         );
     }
