@@ -137,19 +137,17 @@ fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
     }
     for t in &report.hub_tasks {
         let ws = t.task.trim_start_matches("e2e-wave-");
-        if let Some(row) = report
+        let row = report
             .workspaces
             .iter()
-            .find(|w| w.source_workspace_id == ws)
-        {
-            if row.status != "NOT_STARTED" {
-                assert_eq!(
-                    t.status.as_deref(),
-                    Some(row.status.as_str()),
-                    "hub task {}",
-                    t.task
-                );
-            }
+            .find(|w| w.source_workspace_id == ws);
+        if let Some(row) = row.filter(|r| r.status != "NOT_STARTED") {
+            assert_eq!(
+                t.status.as_deref(),
+                Some(row.status.as_str()),
+                "hub task {}",
+                t.task
+            );
         }
     }
 }
