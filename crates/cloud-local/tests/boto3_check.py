@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """boto3 against cloud-local: every emulated operation, and one error per service.
 
-Usage: boto3_check.py ENDPOINT_URL   (e.g. http://127.0.0.1:4566)
+Usage: boto3_check.py ENDPOINT_URL [STATE_MACHINE_NAME [INPUT_FILE]]
+       (e.g. http://127.0.0.1:4566 fleetshift-fleet-migration examples/wave-generated.json)
 
 Expects the server's default fleet (`Fleet::generate(10)`: ws-gen0000000.., bundles
 wsb-target0001, directories d-1000000001 (us-east-1) / d-2000000002 (us-west-2), image
-wsi-gen000001, Lex bot OrderFlowers) and a Step Functions state machine named `smoke`, as the
-`serve` example starts it. Virtual time travels in the x-fleetshift-virtual-time header.
+wsi-gen000001, Lex bot OrderFlowers) and a Step Functions state machine (default `smoke`, as the
+`serve` example starts it; `fleetshift local serve` serves `fleetshift-fleet-migration`, run with a
+wave plan over the generated fleet as its input). The execution must end SUCCEEDED. Virtual time travels in the x-fleetshift-virtual-time header.
 Prints `N passed, N failed` and exits non-zero on any failure.
 """
 import json
@@ -18,6 +20,8 @@ import botocore.config
 from botocore.exceptions import ClientError
 
 ENDPOINT = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:4566"
+STATE_MACHINE = sys.argv[2] if len(sys.argv) > 2 else "smoke"
+INPUT = open(sys.argv[3]).read() if len(sys.argv) > 3 else "{}"
 ACCOUNT = "123456789012"
 NOW = {"ms": int(time.time() * 1000)}
 RESULTS = {"passed": 0, "failed": 0}
@@ -161,11 +165,11 @@ def lex():
 
 def step_functions():
     sfn = client("stepfunctions")
-    arn = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:smoke"
+    arn = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
     name = f"boto3-{NOW['ms']}"
-    started = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+    started = sfn.start_execution(stateMachineArn=arn, name=name, input=INPUT)
     assert hasattr(started["startDate"], "year")
-    for _ in range(50):
+    for _ in range(500):
         d = sfn.describe_execution(executionArn=started["executionArn"])
         if d["status"] != "RUNNING":
             break
