@@ -107,7 +107,8 @@ impl Handler for Shared {
 }
 
 impl InProcess {
-    fn add(&mut self, name: &'static str, handler: impl Handler) {
+    /// Serves `name` with `handler` (replacing any previous one).
+    pub fn add(&mut self, name: &'static str, handler: impl Handler) {
         self.handlers.insert(name, Arc::new(handler));
     }
 

@@ -47,6 +47,10 @@ enum Local {
         /// Seed of the retry jitter.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Run each function as its built binary from DIR (e.g. target/release), through a
+        /// local Lambda Runtime API, instead of in-process.
+        #[arg(long, value_name = "DIR")]
+        binaries: Option<PathBuf>,
     },
     /// Serve cloud-local (with the state machine behind Step Functions) until Ctrl-C.
     Serve {
@@ -112,10 +116,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             world,
             json,
             seed,
+            binaries,
         }) => {
             let raw = read_json(&plan)?;
             let parsed = read_plan(&plan)?;
-            let options = stack_options(&world, Some(&parsed), seed)?;
+            let mut options = stack_options(&world, Some(&parsed), seed)?;
+            options.binaries = binaries;
             let stack = Arc::new(
                 LocalStack::start(options)
                     .await
@@ -124,6 +130,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let progress = progress(stack.clone(), &parsed);
             let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
             progress.abort();
+            let _ = progress.await;
+            if let Ok(stack) = Arc::try_unwrap(stack) {
+                // Ends the function processes of --binaries (dropping the stack would too).
+                stack.shutdown().await;
+            }
             if std::io::stderr().is_terminal() {
                 eprintln!();
             }

@@ -1,6 +1,7 @@
 //! An offline stack: cloud-local on loopback, the real state machine on the sfn-local engine, and
 //! the six functions in-process with SDK clients pointed at cloud-local.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,6 +15,7 @@ use serde_json::Value;
 use sfn_local::{Definition, Engine, ExecutionDescription};
 
 use crate::functions::{self, FUNCTIONS, InProcess, LOCAL_ACCOUNT, StackSettings};
+use crate::lambda_api::{self, LocalLambda};
 use crate::local_aws::{self, LOCAL_REGION};
 use crate::report::WaveReport;
 
@@ -37,6 +39,9 @@ pub struct StackOptions {
     pub port: Option<u16>,
     /// The stack's DefaultConcurrency parameter.
     pub default_concurrency: u32,
+    /// Run each function as its built binary from this directory, through a local Lambda
+    /// Runtime API, instead of in-process.
+    pub binaries: Option<PathBuf>,
 }
 
 impl Default for StackOptions {
@@ -48,6 +53,7 @@ impl Default for StackOptions {
             hub_enabled: false,
             port: None,
             default_concurrency: DEFAULT_CONCURRENCY,
+            binaries: None,
         }
     }
 }
@@ -61,6 +67,8 @@ pub enum StackError {
     Cloud(#[from] cloud_local::StartError),
     #[error("starting the execution: {0}")]
     Start(#[from] sfn_local::StartError),
+    #[error("function binaries: {0}")]
+    Binaries(#[from] lambda_api::BinariesError),
 }
 
 /// A running offline stack.
@@ -71,6 +79,8 @@ pub struct LocalStack {
     pub state_machine_arn: String,
     pub sdk: SdkConfig,
     pub functions: InProcess,
+    /// The function processes, when the stack runs the built binaries.
+    pub lambdas: Option<LocalLambda>,
 }
 
 /// The stack's DefaultConcurrency parameter, as template.yaml defaults it.
@@ -120,6 +130,7 @@ impl LocalStack {
         let backend = SfnLocalBackend::new(engine.clone());
         let state_machine_arn = backend.register(STATE_MACHINE_NAME, definition.clone());
         let hub_home_region = options.fleet.hub_home_region.clone();
+        let binaries = options.binaries.clone();
         let cloud = CloudLocal::start(Options {
             port: options.port,
             fleet: options.fleet,
@@ -128,14 +139,24 @@ impl LocalStack {
         })
         .await?;
         let sdk = local_aws::sdk_config(&cloud.endpoint_url());
-        let functions = functions::in_process(
-            &sdk,
-            &StackSettings {
-                hub_enabled: options.hub_enabled,
-                hub_home_region,
-                state_machine_arn: state_machine_arn.clone(),
-            },
-        );
+        let settings = StackSettings {
+            hub_enabled: options.hub_enabled,
+            hub_home_region,
+            state_machine_arn: state_machine_arn.clone(),
+        };
+        let (functions, lambdas) = match binaries {
+            None => (functions::in_process(&sdk, &settings), None),
+            Some(dir) => {
+                let (lambdas, functions) = LocalLambda::start(
+                    &dir,
+                    &cloud.endpoint_url(),
+                    cloud.key_clock(),
+                    &settings,
+                    lambda_api::DEFAULT_INSTANCES,
+                )?;
+                (functions, Some(lambdas))
+            }
+        };
         functions.register(&engine);
         Ok(LocalStack {
             cloud,
@@ -144,6 +165,7 @@ impl LocalStack {
             state_machine_arn,
             sdk,
             functions,
+            lambdas,
         })
     }
 
@@ -179,7 +201,7 @@ impl LocalStack {
         self.invoke("start-wave", event).await
     }
 
-    /// Invokes one function in-process, as its Lambda would be.
+    /// Invokes one function (in-process or its binary), as its Lambda would be.
     pub async fn invoke(
         &self,
         function: &str,
@@ -194,6 +216,9 @@ impl LocalStack {
     }
 
     pub async fn shutdown(self) {
+        if let Some(l) = self.lambdas {
+            l.shutdown().await;
+        }
         self.cloud.shutdown().await;
     }
 }
