@@ -1,0 +1,200 @@
+//! End-to-end runs with each function as its built binary behind the local Lambda Runtime API
+//! (`fleetshift local run --binaries`): the real ASL on sfn-local, the real `lambda_runtime`
+//! processes, cloud-local ageing resources on each branch's virtual clock.
+//!
+//! The binaries are the debug builds of the six function crates in this target directory; this
+//! test builds nothing. Build them first (scripts/test does):
+//! `cargo build -p start-migration -p check-migration -p create-standby -p poll-image-import -p push-hub-update -p start-wave`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use cloud_local::{Outcome, Scenario};
+use fleetshift::functions::FUNCTIONS;
+use fleetshift::{LocalStack, StackOptions, WaveReport, fleet_for_plan};
+use fleetshift_core::Plan;
+use serde_json::{Value, json};
+
+/// target/debug (or the profile directory this test was built in): the test runs from its deps/.
+fn binaries_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_owned();
+    let missing: Vec<&str> = FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| !dir.join(n).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} has no binary for {missing:?}: run `cargo build -p start-migration -p check-migration \
+         -p create-standby -p poll-image-import -p push-hub-update -p start-wave` first",
+        dir.display()
+    );
+    dir
+}
+
+fn ws_id(i: usize) -> String {
+    format!("ws-bin{i:05}")
+}
+
+fn plan(n: usize) -> Value {
+    json!({
+        "waveId": "binaries-wave",
+        "bundleId": "wsb-target0001",
+        "standby": {"region": "us-west-2", "directoryId": "d-2000000002", "dataReplication": "PRIMARY_AS_SOURCE"},
+        "workspaces": (0..n).map(|i| json!({"workspaceId": ws_id(i)})).collect::<Vec<_>>(),
+    })
+}
+
+async fn stack_in(dir: PathBuf, plan: &Value, scenario: Value) -> LocalStack {
+    let parsed = Plan::parse(plan).expect("test plans are valid");
+    let scenario: Scenario = serde_json::from_value(scenario).expect("scenario");
+    LocalStack::start(StackOptions {
+        fleet: fleet_for_plan(&parsed),
+        scenario,
+        binaries: Some(dir),
+        ..StackOptions::default()
+    })
+    .await
+    .expect("stack starts")
+}
+
+async fn run(plan: &Value, scenario: Value) -> (LocalStack, WaveReport) {
+    let stack = stack_in(binaries_dir(), plan, scenario).await;
+    let report = stack.run_wave(plan).await.expect("execution starts");
+    (stack, report)
+}
+
+fn migrate_calls(stack: &LocalStack, id: &str) -> Vec<Outcome> {
+    stack
+        .cloud
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "MigrateWorkspace" && c.target.as_deref() == Some(id))
+        .map(|c| c.outcome)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_wave_runs_green_through_the_binaries_on_virtual_time() {
+    let p = plan(3);
+    let (stack, report) = run(&p, json!({})).await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed(), "{}", report.render());
+    assert_eq!(report.workspaces.len(), 3);
+    for w in &report.workspaces {
+        assert_eq!(w.status, "COMPLETED", "{w:?}");
+        assert_eq!(migrate_calls(&stack, &w.source_workspace_id).len(), 1);
+    }
+    assert_eq!(stack.cloud.standbys().len(), 3);
+
+    // The processes served it, not in-process handlers.
+    let lambdas = stack.lambdas.as_ref().expect("binaries mode");
+    for f in ["start-migration", "check-migration", "create-standby"] {
+        assert!(lambdas.processes_started(f) >= 1, "{f} never started");
+    }
+    // cloud-local saw the binaries' calls on the branches' virtual clock: the new WorkSpaces were
+    // checked after the state machine's wait, virtual minutes after the migrations started and
+    // well past the wall clock, although the run took about a second.
+    let at = |op: &str| -> Vec<SystemTime> {
+        stack
+            .cloud
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == op)
+            .map(|c| c.at)
+            .collect()
+    };
+    let migrated = *at("MigrateWorkspace").iter().max().expect("migrated");
+    let checked = *at("DescribeWorkspaces").iter().min().expect("checked");
+    assert!(
+        checked >= migrated + Duration::from_secs(10 * 60),
+        "checked {:?} after the last migration",
+        checked.duration_since(migrated)
+    );
+    assert!(checked > SystemTime::now() + Duration::from_secs(10 * 60));
+    assert!(report.virtual_seconds >= 10 * 60, "{}", report.render());
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_in_progress_from_a_binary_is_retried_and_migrates_once() {
+    let p = plan(2);
+    let target = ws_id(1);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "MigrateWorkspace", "id": target,
+                          "fail": {"error": "OperationInProgressException", "times": 2}}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    // The binary's error type reached the state machine's retrier: two refusals, then one migration.
+    let calls = migrate_calls(&stack, &target);
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|o| matches!(o, Outcome::Error { code, .. } if code == "OperationInProgressException"))
+            .count(),
+        2
+    );
+    assert_eq!(stack.cloud.migrations().len(), 2);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_events_through_the_start_wave_binary_start_one_execution() {
+    let p = plan(1);
+    let stack = stack_in(binaries_dir(), &p, json!({})).await;
+    let first = stack.deliver_wave_event(&p).await.expect("first delivery");
+    let second = stack.deliver_wave_event(&p).await.expect("second delivery");
+    assert_eq!(first["executionArn"], second["executionArn"]);
+    let done = stack
+        .engine
+        .wait(first["executionArn"].as_str().expect("an ARN"))
+        .await
+        .expect("execution exists");
+    assert_eq!(done.status.as_str(), "SUCCEEDED");
+    assert_eq!(stack.engine.list(&stack.state_machine_arn).len(), 1);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_binary_is_a_runtime_exit_error_and_is_restarted() {
+    // The real binaries, except start-wave, which dies at init.
+    let real = binaries_dir();
+    let dir = std::env::temp_dir().join(format!("fleetshift-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in FUNCTIONS {
+        let link = dir.join(f.name);
+        let _ = std::fs::remove_file(&link);
+        if f.name == "start-wave" {
+            std::fs::write(&link, "#!/bin/sh\necho 'init failed' >&2\nexit 7\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            std::os::unix::fs::symlink(real.join(f.name), &link).unwrap();
+        }
+    }
+    let p = plan(1);
+    let stack = stack_in(dir.clone(), &p, json!({})).await;
+    for attempt in 1..=2 {
+        let err = stack.deliver_wave_event(&p).await.unwrap_err();
+        assert_eq!(err.error_type, "Runtime.ExitError", "{err:?}");
+        assert!(
+            err.error_message
+                .ends_with("Runtime exited with error: exit status 7"),
+            "{err:?}"
+        );
+        let lambdas = stack.lambdas.as_ref().unwrap();
+        assert_eq!(lambdas.processes_started("start-wave"), attempt);
+    }
+    assert!(stack.engine.list(&stack.state_machine_arn).is_empty());
+    stack.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
