@@ -382,7 +382,10 @@ async fn partial_standby_failure_is_reported_per_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_percent_throttling_still_completes() {
-    let p = plan(20, json!({"standby": standby()}));
+    let p = plan(
+        20,
+        json!({"standby": standby(), "lexBots": bots(), "hub": {"enabled": true}}),
+    );
     let (stack, report) = run(
         &p,
         json!({"seed": 11, "rules": [{"operation": "*", "throttle": 0.3}]}),

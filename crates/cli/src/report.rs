@@ -208,7 +208,11 @@ impl WaveReport {
             self.wall_millis
         );
         if let Some(e) = &self.error {
-            let _ = writeln!(out, "  error: {e}: {}", self.cause.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "  error: {e}: {}",
+                readable_cause(self.cause.as_deref())
+            );
         }
         let done = self
             .workspaces
@@ -272,6 +276,15 @@ impl WaveReport {
         );
         out
     }
+}
+
+/// A Lambda error payload as `message`, any other cause as it is.
+fn readable_cause(cause: Option<&str>) -> String {
+    let cause = cause.unwrap_or_default();
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| s(&v, "errorMessage"))
+        .unwrap_or_else(|| cause.to_owned())
 }
 
 fn s(v: &Value, k: &str) -> Option<String> {

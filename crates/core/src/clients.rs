@@ -11,6 +11,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 /// Attempts the SDK makes per call before the error reaches the state machine's retriers.
 pub const SDK_MAX_ATTEMPTS: u32 = 2;
 
+/// Attempts for a function that makes one call per item of a wave in a single invocation
+/// (push-hub-update's register imports every task): a Step Functions retry would redo the whole
+/// batch, so each call rides out short throttling itself.
+pub const BULK_SDK_MAX_ATTEMPTS: u32 = 4;
+
 /// Loads the shared configuration from the environment (region, credentials, endpoint URL).
 pub async fn load() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

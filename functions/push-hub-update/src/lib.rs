@@ -386,6 +386,17 @@ impl Deps {
             Some(region) => fleetshift_core::clients::migration_hub(sdk, region),
             None => aws_sdk_migrationhub::Client::new(sdk),
         };
+        // `register` makes one Hub call per item: let each call ride out throttling rather than
+        // have Step Functions redo the whole batch (keeps the configured backoff, raises attempts).
+        let retry = hub
+            .config()
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(fleetshift_core::clients::retry_config)
+            .with_max_attempts(fleetshift_core::clients::BULK_SDK_MAX_ATTEMPTS);
+        let hub = aws_sdk_migrationhub::Client::from_conf(
+            hub.config().to_builder().retry_config(retry).build(),
+        );
         Deps {
             hub,
             events: fleetshift_core::clients::eventbridge(sdk),
