@@ -77,7 +77,11 @@ impl ErrorKind {
             | "InternalServerError"
             | "InternalServerException"
             | "InternalError"
-            | "InternalException" => ErrorKind::ServiceUnavailable,
+            | "InternalException"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "ExpiredTokenException"
+            | "ExpiredToken" => ErrorKind::ServiceUnavailable,
             "AccessDeniedException"
             | "AccessDenied"
             | "UnauthorizedOperation"

@@ -5,7 +5,10 @@
 //! [`SDK_MAX_ATTEMPTS`]: Step Functions owns the long, jittered backoff, and two layers of retries
 //! would multiply.
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// Attempts the SDK makes per call before the error reaches the state machine's retriers.
@@ -20,8 +23,20 @@ pub const BULK_SDK_MAX_ATTEMPTS: u32 = 4;
 pub async fn load() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
+        .timeout_config(timeout_config())
         .load()
         .await
+}
+
+/// Timeouts well inside the functions' 30-second Lambda timeout: a hung call becomes an SDK
+/// timeout, classified `ServiceUnavailable` and retried by the state machine, instead of a
+/// `Sandbox.Timedout` that no retrier matches.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(22))
+        .build()
 }
 
 /// The retry policy every client uses.

@@ -13,6 +13,11 @@ use crate::validate::{self, Violations};
 
 /// Step Functions' limit on an execution's input, in bytes.
 pub const MAX_EXECUTION_INPUT_BYTES: usize = 256 * 1024;
+/// Most WorkSpaces in one wave. The Distributed Map returns one result per WorkSpace (about 300
+/// bytes, 500 with a failure cause) into the execution's state, which Step Functions caps at
+/// 256 KiB like every state's data: past this the wave would end in `States.DataLimitExceeded`
+/// after migrating, with no summary. Larger fleets run as several waves.
+pub const MAX_WORKSPACES_PER_WAVE: usize = 400;
 /// AWS advises at most this many concurrent WorkSpaces migrations.
 pub const MAX_CONCURRENT_MIGRATIONS: u32 = 25;
 /// Longest wave id, so that `<waveId>-<hash>` fits Step Functions' 80-character execution names.
@@ -286,6 +291,15 @@ impl Plan {
                 "the plan must name at least one WorkSpace or Lex bot",
             );
         }
+        if self.workspaces.len() > MAX_WORKSPACES_PER_WAVE {
+            v.push(
+                "workspaces",
+                format!(
+                    "at most {MAX_WORKSPACES_PER_WAVE} WorkSpaces per wave (is {}): the results must fit Step Functions' 256 KiB state limit; split the fleet into several waves",
+                    self.workspaces.len()
+                ),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, w) in self.workspaces.iter().enumerate() {
             let f = format!("workspaces[{i}]");
@@ -449,15 +463,51 @@ impl Plan {
     /// duplicate delivery of the same plan names the same execution (StartExecution is idempotent
     /// by name) and a changed plan gets a new one.
     pub fn execution_name(&self) -> String {
-        let canonical =
-            serde_json::to_vec(&serde_json::to_value(self).unwrap_or_default()).unwrap_or_default();
-        let digest = Sha256::digest(&canonical);
+        let mut canonical = String::new();
+        write_canonical(
+            &serde_json::to_value(self).unwrap_or_default(),
+            &mut canonical,
+        );
+        let digest = Sha256::digest(canonical.as_bytes());
         format!("{}-{}", self.wave_id, &hex::encode(digest)[..16])
     }
 
     /// Whether Migration Hub reporting is on, given the stack's default.
     pub fn hub_enabled(&self, stack_default: bool) -> bool {
         self.hub.enabled.unwrap_or(stack_default)
+    }
+}
+
+/// JSON with object keys sorted at every level, whatever serde_json's `preserve_order` feature
+/// says in this build: the execution name must not depend on how a binary was compiled.
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -549,6 +599,23 @@ mod tests {
     }
 
     #[test]
+    fn a_wave_is_at_most_max_workspaces() {
+        let items = |n: usize| -> Vec<serde_json::Value> {
+            (0..n)
+                .map(|i| json!({"workspaceId": format!("ws-{i:010}")}))
+                .collect()
+        };
+        let plan = |n| json!({"waveId": "w", "bundleId": "wsb-abcd12345", "workspaces": items(n)});
+        assert!(Plan::parse(&plan(MAX_WORKSPACES_PER_WAVE)).is_ok());
+        let v = Plan::parse(&plan(MAX_WORKSPACES_PER_WAVE + 1)).unwrap_err();
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == "workspaces" && x.rule.contains("at most 400")),
+            "{v}"
+        );
+    }
+
+    #[test]
     fn oversized_plan_is_rejected() {
         let items: Vec<_> = (0..9000)
             .map(|i| json!({"workspaceId": format!("ws-{i:010}"), "bundleId": "wsb-abcd12345"}))
@@ -570,5 +637,12 @@ mod tests {
         let mut other = valid();
         other["maxConcurrency"] = json!(5);
         assert_ne!(a, Plan::parse(&other).unwrap().execution_name());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let mut out = String::new();
+        write_canonical(&json!({"b": [{"z": 1, "a": "x"}], "a": null}), &mut out);
+        assert_eq!(out, r#"{"a":null,"b":[{"a":"x","z":1}]}"#);
     }
 }

@@ -369,13 +369,16 @@ async fn check_workspace(
     let error_detail = found.as_ref().map(error_detail).unwrap_or_default();
 
     let (status, cause) = match (&target, &found) {
-        (Some(t), None) => (
+        // DescribeWorkspaces is eventually consistent: a just-created WorkSpace can be missing
+        // for a while, so absence only counts once the deadline has passed.
+        (Some(t), None) if expired => (
             Status::Failed,
             Some(format!(
-                "new WorkSpace {t} not found: the migration of {} failed or the new WorkSpace was deleted",
+                "new WorkSpace {t} not found {minutes} minutes after the migration of {} started: the migration failed or the new WorkSpace was deleted",
                 w.source_workspace_id
             )),
         ),
+        (Some(_), None) => (Status::InProgress, None),
         (Some(t), Some(ws)) => match ws.state().map(verdict).unwrap_or(Verdict::Pending) {
             Verdict::Done => (Status::Completed, None),
             Verdict::Broken => (

@@ -186,19 +186,24 @@ async fn the_workspace_error_is_in_the_cause() {
 }
 
 #[tokio::test]
-async fn a_target_that_is_gone_failed() {
+async fn a_missing_target_is_in_progress_until_the_deadline_then_failed() {
     let rule = mock!(Client::describe_workspaces)
         .match_requests(|r| r.workspace_ids() == [TARGET])
         .then_output(|| DescribeWorkspacesOutput::builder().build());
     let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
-    let out = run_at(5, event(), &deps).await.unwrap();
-    assert_eq!(rule.num_calls(), 1);
-    let Output::Workspace(w) = out else {
+    // DescribeWorkspaces is eventually consistent: a new WorkSpace may not be listed yet.
+    let Output::Workspace(early) = run_at(5, event(), &deps).await.unwrap() else {
         panic!("kind")
     };
-    assert_eq!(w.status, Status::Failed);
-    assert_eq!(w.workspace_state, None);
-    assert!(w.cause.unwrap().contains("ws-zyxw98765 not found"));
+    assert_eq!(early.status, Status::InProgress);
+    assert_eq!(early.cause, None);
+    let Output::Workspace(late) = run_at(61, event(), &deps).await.unwrap() else {
+        panic!("kind")
+    };
+    assert_eq!(rule.num_calls(), 2);
+    assert_eq!(late.status, Status::Failed);
+    assert_eq!(late.workspace_state, None);
+    assert!(late.cause.unwrap().contains("ws-zyxw98765 not found 60 minutes"));
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 //! Invoked by the EventBridge rule on source `fleetshift`, detail-type `Wave Requested` (not by a
 //! state of the workflow). The event's detail is a wave plan: it is validated with
 //! [`Plan::parse`] (every violation named, no call made when invalid), then `StartExecution` runs
-//! with the normalised plan as input and [`Plan::execution_name`] as name: the wave id and a hash
-//! of the plan.
+//! with the plan as input (as an operator would paste it in the console) and
+//! [`Plan::execution_name`] as name: the wave id and a hash of the normalised plan.
 //!
 //! EventBridge delivers at least once, so the same plan can arrive twice. A second
 //! `StartExecution` with the same name and input while the first execution runs returns that
@@ -161,7 +161,9 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
         Error::InvalidInput(named)
     })?;
     let name = plan.execution_name();
-    let input = serde_json::to_string(&plan).map_err(|e| {
+    // The input is the plan as the operator wrote it (validated above): the state machine applies
+    // the stack's defaults (DefaultConcurrency) where the plan is silent, as for a console start.
+    let input = serde_json::to_string(&event.detail).map_err(|e| {
         let mut v = Violations::default();
         v.push("detail", format!("cannot be serialised: {e}"));
         Error::InvalidInput(v)
