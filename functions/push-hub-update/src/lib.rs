@@ -158,7 +158,10 @@ pub struct UpdateInput {
     pub next_update_seconds: Option<i64>,
 }
 
-/// `finish`: every item's result.
+/// `finish`: the plan's items and whatever results the wave's Maps returned.
+///
+/// The summary is built from the plan, not from the results: every planned item appears in it
+/// exactly once, with its result or, when its result is missing, as FAILED.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FinishInput {
@@ -166,10 +169,45 @@ pub struct FinishInput {
     /// As returned by `register` (the summary goes to EventBridge only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<HubRef>,
-    #[serde(default)]
-    pub workspaces: Vec<ItemResult>,
-    #[serde(default)]
-    pub bots: Vec<BotResult>,
+    /// The plan's WorkSpaces (`$.plan.workspaces`). Absent (a caller that predates it), the
+    /// readable results stand for the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<Vec<PlannedWorkspace>>,
+    /// The plan's Lex bots (`$.plan.lexBots`); absent likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_bots: Option<Vec<PlannedBot>>,
+    /// The WorkSpace Map's output, read leniently: an entry that is not an [`ItemResult`] (a
+    /// Distributed Map child that failed outside the item's own Catch yields `{"Error", "Cause"}`)
+    /// is counted as unreadable, never a parse error that would lose the summary.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub workspaces: Vec<Value>,
+    /// The bot Map's output, read like `workspaces` (entries are [`BotResult`]s).
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub bots: Vec<Value>,
+}
+
+/// A planned WorkSpace as `$.plan.workspaces` lists it; its other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedWorkspace {
+    pub workspace_id: String,
+}
+
+/// A planned Lex bot as `$.plan.lexBots` lists it; its other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedBot {
+    pub v1_bot_name: String,
+    pub v1_bot_version: String,
+}
+
+/// A Map's output as a list: `null` is empty, anything but an array is one (unreadable) entry.
+fn lenient_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        other => vec![other],
+    })
 }
 
 /// The result of one WorkSpace's migration. Extra fields a Map iteration carries are ignored.
@@ -267,6 +305,13 @@ pub struct FinishOutput {
     pub cause: String,
     /// How many events carried the summary (more than one when it exceeds an event's size).
     pub events_published: usize,
+    /// COMPLETED WorkSpaces whose standby was not created (a caught error or failed requests):
+    /// the migration stands, but the wave fails because the operator asked for the standby.
+    pub standby_failed: usize,
+    /// Result entries that were not item results (counted, since they name no item).
+    pub unreadable: usize,
+    /// Results for items the plan does not list (reported in `mapping`/`bots`, not in `total`).
+    pub unplanned: usize,
 }
 
 /// One WorkSpace's old and new id.
@@ -603,23 +648,60 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
     })
 }
 
+/// Cause of a planned item the wave returned no result for.
+pub const NO_RESULT_CAUSE: &str =
+    "no result reported: its iteration failed outside the item's own error handling";
+
 async fn finish(input: FinishInput, deps: &Deps) -> Result<FinishOutput, Error> {
     validate_finish(&input).map_err(Error::InvalidInput)?;
-    let is_done = |s: &str| s == "COMPLETED";
-    let ws_failed: Vec<&ItemResult> = input
-        .workspaces
+    let ws = reconcile(
+        input
+            .planned
+            .as_ref()
+            .map(|p| p.iter().map(|w| w.workspace_id.clone()).collect()),
+        &input.workspaces,
+        |r: &ItemResult| r.source_workspace_id.clone(),
+        |id| ItemResult {
+            source_workspace_id: id.clone(),
+            target_workspace_id: None,
+            status: "FAILED".to_owned(),
+            cause: Some(NO_RESULT_CAUSE.to_owned()),
+            standby: None,
+        },
+    );
+    let bots = reconcile(
+        input.planned_bots.as_ref().map(|p| {
+            p.iter()
+                .map(|b| (b.v1_bot_name.clone(), b.v1_bot_version.clone()))
+                .collect()
+        }),
+        &input.bots,
+        |r: &BotResult| (r.v1_bot_name.clone(), r.v1_bot_version.clone()),
+        |(name, version)| BotResult {
+            v1_bot_name: name.clone(),
+            v1_bot_version: version.clone(),
+            migration_id: None,
+            v2_bot_id: None,
+            status: "FAILED".to_owned(),
+            cause: Some(NO_RESULT_CAUSE.to_owned()),
+        },
+    );
+    let standby_failures: Vec<(&ItemResult, String)> = ws
+        .rows
         .iter()
-        .filter(|w| !is_done(&w.status))
+        .filter(|(r, _)| is_done(&r.status))
+        .filter_map(|(r, _)| Some((r, standby_failure(r.standby.as_ref()?)?)))
         .collect();
-    let bots_failed: Vec<&BotResult> = input.bots.iter().filter(|b| !is_done(&b.status)).collect();
-    let total = input.workspaces.len() + input.bots.len();
-    let failed = ws_failed.len() + bots_failed.len();
-    let cause = summary(&input, &ws_failed, &bots_failed);
+    let total = ws.total() + bots.total();
+    let failed = ws.failed() + bots.failed();
+    let unreadable = ws.unreadable.len() + bots.unreadable.len();
+    let unplanned = ws.unplanned().count() + bots.unplanned().count();
+    let cause = summary(&ws, &bots, &standby_failures);
 
-    let mapping: Vec<MappingEntry> = input
-        .workspaces
+    let mapping: Vec<MappingEntry> = ws
+        .rows
         .iter()
-        .map(|w| MappingEntry {
+        .map(|(w, _)| MappingEntry {
             source_workspace_id: w.source_workspace_id.clone(),
             target_workspace_id: w.target_workspace_id.clone(),
             status: w.status.clone(),
@@ -629,11 +711,11 @@ async fn finish(input: FinishInput, deps: &Deps) -> Result<FinishOutput, Error> 
                 .map(|c| truncate_chars(c, MAX_STATUS_DETAIL_CHARS)),
         })
         .collect();
-    let items: Vec<Value> = input
-        .workspaces
+    let items: Vec<Value> = ws
+        .rows
         .iter()
         .zip(&mapping)
-        .map(|(w, m)| {
+        .map(|((w, _), m)| {
             let mut v = json!(m);
             if let Some(s) = &w.standby {
                 v["standby"] = s.clone();
@@ -641,18 +723,30 @@ async fn finish(input: FinishInput, deps: &Deps) -> Result<FinishOutput, Error> 
             v
         })
         .collect();
-    let bots: Vec<Value> = input.bots.iter().map(|b| json!(b)).collect();
+    let bot_rows: Vec<BotResult> = bots.rows.into_iter().map(|(b, _)| b).collect();
+    let bot_items: Vec<Value> = bot_rows.iter().map(|b| json!(b)).collect();
     let base = json!({
         "waveId": input.wave_id,
         "total": total,
         "completed": total - failed,
         "failed": failed,
+        "standbyFailed": standby_failures.len(),
+        "unreadable": unreadable,
+        "unplanned": unplanned,
         "cause": cause,
     });
-    let details = split_detail(base, vec![("mapping", items), ("bots", bots)]);
+    let details = split_detail(base, vec![("mapping", items), ("bots", bot_items)]);
     let events_published = details.len();
     publish(deps, events::WAVE_FINISHED, details).await?;
-    info!(wave_id = %input.wave_id, total, failed, "wave finished");
+    info!(
+        wave_id = %input.wave_id,
+        total,
+        failed,
+        standby_failed = standby_failures.len(),
+        unreadable,
+        unplanned,
+        "wave finished"
+    );
 
     Ok(FinishOutput {
         wave_id: input.wave_id,
@@ -660,10 +754,165 @@ async fn finish(input: FinishInput, deps: &Deps) -> Result<FinishOutput, Error> 
         completed: total - failed,
         failed,
         mapping,
-        bots: input.bots,
+        bots: bot_rows,
         cause,
         events_published,
+        standby_failed: standby_failures.len(),
+        unreadable,
+        unplanned,
     })
+}
+
+fn is_done(status: &str) -> bool {
+    status == "COMPLETED"
+}
+
+/// An item's result row: planned (or, with no plan given, standing for the plan) or not.
+type Row<T> = (T, bool);
+
+/// The results of one Map matched against the plan's items.
+struct Reconciled<T> {
+    /// In plan order, then the results for items not in the plan. A planned item without a
+    /// result has a FAILED row of its own.
+    rows: Vec<Row<T>>,
+    /// Planned items; with no plan given, the distinct readable results plus the unreadable ones
+    /// (each of those stands for an item that cannot be named).
+    planned: usize,
+    /// Planned items none of whose rows is COMPLETED.
+    planned_failed: usize,
+    /// Entries that were not results.
+    unreadable: Vec<Value>,
+}
+
+impl<T> Reconciled<T> {
+    fn total(&self) -> usize {
+        self.planned
+    }
+
+    fn failed(&self) -> usize {
+        self.planned_failed
+    }
+
+    fn unplanned(&self) -> impl Iterator<Item = &T> {
+        self.rows.iter().filter(|(_, p)| !p).map(|(r, _)| r)
+    }
+}
+
+trait HasStatus {
+    fn status(&self) -> &str;
+}
+
+impl HasStatus for ItemResult {
+    fn status(&self) -> &str {
+        &self.status
+    }
+}
+
+impl HasStatus for BotResult {
+    fn status(&self) -> &str {
+        &self.status
+    }
+}
+
+fn reconcile<T, K>(
+    planned: Option<Vec<K>>,
+    results: &[Value],
+    key: impl Fn(&T) -> K,
+    missing: impl Fn(&K) -> T,
+) -> Reconciled<T>
+where
+    T: serde::de::DeserializeOwned + HasStatus,
+    K: PartialEq + Clone,
+{
+    let mut readable: Vec<Option<T>> = Vec::new();
+    let mut unreadable = Vec::new();
+    for v in results {
+        match serde_json::from_value::<T>(v.clone()) {
+            Ok(r) => readable.push(Some(r)),
+            Err(e) => {
+                warn!(error = %e, "a Map result is not an item result");
+                unreadable.push(v.clone());
+            }
+        }
+    }
+    let given = planned.is_some();
+    let keys: Vec<K> = planned.unwrap_or_else(|| {
+        let mut keys: Vec<K> = Vec::new();
+        for k in readable.iter().flatten().map(&key) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
+    });
+    let mut rows = Vec::new();
+    let mut planned_failed = 0;
+    for k in &keys {
+        let mut found: Vec<T> = Vec::new();
+        for slot in readable.iter_mut() {
+            if slot.as_ref().is_some_and(|r| key(r) == *k)
+                && let Some(r) = slot.take()
+            {
+                found.push(r);
+            }
+        }
+        if found.is_empty() {
+            found.push(missing(k));
+        }
+        if !found.iter().any(|r| is_done(r.status())) {
+            planned_failed += 1;
+        }
+        rows.extend(found.into_iter().map(|r| (r, true)));
+    }
+    rows.extend(readable.into_iter().flatten().map(|r| (r, false)));
+    let (planned, planned_failed) = if given {
+        (keys.len(), planned_failed)
+    } else {
+        (
+            keys.len() + unreadable.len(),
+            planned_failed + unreadable.len(),
+        )
+    };
+    Reconciled {
+        rows,
+        planned,
+        planned_failed,
+        unreadable,
+    }
+}
+
+/// Why a COMPLETED WorkSpace has no standby, if it has none: the create-standby state's caught
+/// error (`{"Error", "Cause"}`) or its failed requests.
+fn standby_failure(standby: &Value) -> Option<String> {
+    if let Some(error) = standby.get("Error") {
+        let error = error.as_str().unwrap_or("error");
+        return Some(match standby.get("Cause").and_then(Value::as_str) {
+            Some(c) if !c.is_empty() => format!("{error}: {}", lambda_message(c)),
+            _ => error.to_owned(),
+        });
+    }
+    let failed = standby.get("failed")?.as_array()?;
+    if failed.is_empty() {
+        return None;
+    }
+    Some(
+        failed
+            .iter()
+            .map(|f| {
+                let field = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default();
+                format!("{}: {}", field("errorCode"), field("errorMessage"))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// The message of a caught Lambda error, whose `Cause` is the function's error payload as JSON.
+fn lambda_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|c| c.get("errorMessage")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,23 +957,10 @@ fn validate_update(input: &UpdateInput) -> Result<(), Violations> {
     v.into_result()
 }
 
+/// Only the wave id: the results are read leniently (see [`FinishInput`]).
 fn validate_finish(input: &FinishInput) -> Result<(), Violations> {
     let mut v = Violations::default();
     check_wave_id(&mut v, &input.wave_id);
-    for (i, w) in input.workspaces.iter().enumerate() {
-        v.pattern(
-            &format!("workspaces[{i}].sourceWorkspaceId"),
-            &w.source_workspace_id,
-            &rules::WORKSPACE_ID,
-        );
-        if let Some(t) = &w.target_workspace_id {
-            v.pattern(
-                &format!("workspaces[{i}].targetWorkspaceId"),
-                t,
-                &rules::WORKSPACE_ID,
-            );
-        }
-    }
     v.into_result()
 }
 
@@ -1095,61 +1331,135 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn summary(input: &FinishInput, ws_failed: &[&ItemResult], bots_failed: &[&BotResult]) -> String {
-    let (wt, bt) = (input.workspaces.len(), input.bots.len());
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            one.to_owned()
-        } else {
-            many.to_owned()
-        }
-    };
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        one.to_owned()
+    } else {
+        many.to_owned()
+    }
+}
+
+/// One line for an operator, e.g. `3 of 50 WorkSpaces and 1 of 2 bots failed: ws-..: cause; ...`,
+/// followed by the standby failures, results for items not in the plan and unreadable results.
+fn summary(
+    ws: &Reconciled<ItemResult>,
+    bots: &Reconciled<BotResult>,
+    standby_failures: &[(&ItemResult, String)],
+) -> String {
+    let (wt, bt) = (ws.total(), bots.total());
     let ws_word = plural(wt, "WorkSpace", "WorkSpaces");
     let bot_word = plural(bt, "bot", "bots");
-    if ws_failed.is_empty() && bots_failed.is_empty() {
-        return match (wt, bt) {
+    let reason = |c: Option<&str>| {
+        truncate_chars(c.unwrap_or("no cause reported"), SUMMARY_CAUSE_CHARS)
+            .replace(['\n', '\r'], " ")
+    };
+    let ws_name =
+        |w: &ItemResult| format!("{}: {}", w.source_workspace_id, reason(w.cause.as_deref()));
+    let bot_name = |b: &BotResult| {
+        format!(
+            "{}:{}: {}",
+            b.v1_bot_name,
+            b.v1_bot_version,
+            reason(b.cause.as_deref())
+        )
+    };
+    let failed = |planned: bool, s: &str| planned && !is_done(s);
+    let named: Vec<String> = ws
+        .rows
+        .iter()
+        .filter(|(w, p)| failed(*p, &w.status))
+        .map(|(w, _)| ws_name(w))
+        .chain(
+            bots.rows
+                .iter()
+                .filter(|(b, p)| failed(*p, &b.status))
+                .map(|(b, _)| bot_name(b)),
+        )
+        .collect();
+
+    let mut sections = Vec::new();
+    if ws.failed() == 0 && bots.failed() == 0 {
+        sections.push(match (wt, bt) {
             (0, 0) => "the wave had no items".to_owned(),
             (w, 0) => format!("all {w} {ws_word} completed"),
             (0, b) => format!("all {b} {bot_word} completed"),
             (w, b) => format!("all {w} {ws_word} and {b} {bot_word} completed"),
-        };
+        });
+    } else {
+        let mut head = Vec::new();
+        if wt > 0 {
+            head.push(format!("{} of {wt} {ws_word}", ws.failed()));
+        }
+        if bt > 0 {
+            head.push(format!("{} of {bt} {bot_word}", bots.failed()));
+        }
+        sections.push(format!("{} failed: {}", head.join(" and "), listed(&named)));
     }
-    let mut head = Vec::new();
-    if wt > 0 {
-        head.push(format!("{} of {wt} {ws_word}", ws_failed.len()));
-    }
-    if bt > 0 {
-        head.push(format!("{} of {bt} {bot_word}", bots_failed.len()));
-    }
-    let reason = |c: &Option<String>| {
-        truncate_chars(
-            c.as_deref().unwrap_or("no cause reported"),
-            SUMMARY_CAUSE_CHARS,
-        )
-        .replace(['\n', '\r'], " ")
-    };
-    let named: Vec<String> = ws_failed
-        .iter()
-        .map(|w| format!("{}: {}", w.source_workspace_id, reason(&w.cause)))
-        .chain(bots_failed.iter().map(|b| {
-            format!(
-                "{}:{}: {}",
-                b.v1_bot_name,
-                b.v1_bot_version,
-                reason(&b.cause)
-            )
-        }))
-        .collect();
-    let mut line = format!(
-        "{} failed: {}",
-        head.join(" and "),
-        named
+    if !standby_failures.is_empty() {
+        let n = standby_failures.len();
+        let named: Vec<String> = standby_failures
             .iter()
-            .take(SUMMARY_LISTED_FAILURES)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
+            .map(|(w, why)| format!("{}: {}", w.source_workspace_id, reason(Some(why))))
+            .collect();
+        sections.push(format!(
+            "{n} {} failed: {}",
+            plural(n, "standby", "standbys"),
+            listed(&named)
+        ));
+    }
+    let unplanned: Vec<String> = ws
+        .unplanned()
+        .map(|w| format!("{} {}", w.source_workspace_id, w.status))
+        .chain(
+            bots.unplanned()
+                .map(|b| format!("{}:{} {}", b.v1_bot_name, b.v1_bot_version, b.status)),
+        )
+        .collect();
+    if !unplanned.is_empty() {
+        let n = unplanned.len();
+        sections.push(format!(
+            "{n} {} for items not in the plan: {}",
+            plural(n, "result", "results"),
+            listed(&unplanned)
+        ));
+    }
+    let unreadable: Vec<String> = ws
+        .unreadable
+        .iter()
+        .chain(&bots.unreadable)
+        .map(|v| {
+            let field = |k: &str| v.get(k).and_then(Value::as_str);
+            match (field("Error"), field("Cause")) {
+                (Some(e), Some(c)) => format!("{e}: {}", reason(Some(&lambda_message(c)))),
+                (Some(e), None) => e.to_owned(),
+                _ => truncate_chars(&v.to_string(), SUMMARY_CAUSE_CHARS),
+            }
+        })
+        .collect();
+    if !unreadable.is_empty() {
+        let n = unreadable.len();
+        sections.push(format!(
+            "{n} {} not an item result: {}",
+            plural(n, "result was", "results were"),
+            listed(&unreadable)
+        ));
+    }
+    // Sections end with a period; the lists inside them use semicolons.
+    sections
+        .iter()
+        .map(|s| s.trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join(". ")
+}
+
+/// The first few of `named`, then how many more.
+fn listed(named: &[String]) -> String {
+    let mut line = named
+        .iter()
+        .take(SUMMARY_LISTED_FAILURES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if named.len() > SUMMARY_LISTED_FAILURES {
         line.push_str(&format!(
             "; and {} more",

@@ -834,3 +834,178 @@ async fn finish_with_everything_completed() {
     assert_eq!(out.cause, "all 1 WorkSpace completed");
     assert_eq!(out.failed, 0);
 }
+
+/// Runs `finish` with PutEvents accepting everything; returns the output and the published details.
+async fn finish_with(input: Value) -> (push_hub_update::FinishOutput, Vec<Value>) {
+    let details = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let seen = details.clone();
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            let mut seen = seen.lock().unwrap();
+            for e in r.entries() {
+                assert_eq!(e.detail_type(), Some("Wave Finished"));
+                seen.push(serde_json::from_str(e.detail().unwrap()).unwrap());
+            }
+            true
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&[], &[&events], settings_with_bus());
+    let Output::Finish(out) = handle(input, &d)
+        .await
+        .expect("finish never loses the summary")
+    else {
+        panic!("not a finish output")
+    };
+    assert_eq!(events.num_calls(), 1);
+    let details = details.lock().unwrap().clone();
+    (out, details)
+}
+
+fn planned(ids: &[&str]) -> Value {
+    json!(
+        ids.iter()
+            .map(|id| json!({"workspaceId": id, "bundleId": "wsb-target0001"}))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn completed(id: &str, target: &str) -> Value {
+    json!({"sourceWorkspaceId": id, "targetWorkspaceId": target, "status": "COMPLETED", "cause": null, "standby": null})
+}
+
+#[tokio::test]
+async fn finish_reports_a_planned_workspace_without_a_result_as_failed() {
+    let input = json!({"action": "finish", "waveId": "w",
+        "planned": planned(&["ws-abcd00001", "ws-abcd00002", "ws-abcd00003"]),
+        "plannedBots": [],
+        "workspaces": [completed("ws-abcd00001", "ws-new0000001"), completed("ws-abcd00003", "ws-new0000003")],
+        "bots": []});
+    let (out, details) = finish_with(input).await;
+    assert_eq!((out.total, out.completed, out.failed), (3, 2, 1));
+    let ids: Vec<&str> = out
+        .mapping
+        .iter()
+        .map(|m| m.source_workspace_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["ws-abcd00001", "ws-abcd00002", "ws-abcd00003"],
+        "plan order"
+    );
+    let lost = &out.mapping[1];
+    assert_eq!(lost.status, "FAILED");
+    assert_eq!(lost.target_workspace_id, None);
+    assert!(
+        lost.cause
+            .as_deref()
+            .unwrap()
+            .starts_with("no result reported"),
+        "{lost:?}"
+    );
+    assert!(
+        out.cause
+            .starts_with("1 of 3 WorkSpaces failed: ws-abcd00002: no result reported"),
+        "{}",
+        out.cause
+    );
+    // The event says the same.
+    assert_eq!(details[0]["failed"], 1);
+    assert_eq!(details[0]["mapping"][1]["status"], "FAILED");
+}
+
+#[tokio::test]
+async fn finish_counts_unreadable_entries_and_fails_the_items_they_hide() {
+    // A Distributed Map child that failed outside the item's Catch: no sourceWorkspaceId.
+    let child_failed = json!({"Error": "States.Timeout", "Cause": "child execution timed out"});
+    let input = json!({"action": "finish", "waveId": "w",
+        "planned": planned(&["ws-abcd00001", "ws-abcd00002"]),
+        "plannedBots": [{"v1BotName": "OrderFlowers", "v1BotVersion": "1", "v2BotName": "O", "v2BotRole": "r", "migrationStrategy": "CREATE_NEW"}],
+        "workspaces": [child_failed, completed("ws-abcd00002", "ws-new0000002")],
+        "bots": [{"Error": "States.Runtime", "Cause": "boom"}]});
+    let (out, details) = finish_with(input).await;
+    assert_eq!(
+        (out.total, out.completed, out.failed, out.unreadable),
+        (3, 1, 2, 2)
+    );
+    assert_eq!(out.mapping[0].source_workspace_id, "ws-abcd00001");
+    assert_eq!(out.mapping[0].status, "FAILED");
+    assert_eq!(out.bots.len(), 1);
+    assert_eq!(out.bots[0].status, "FAILED");
+    assert!(
+        out.bots[0]
+            .cause
+            .as_deref()
+            .unwrap()
+            .starts_with("no result reported")
+    );
+    for named in [
+        "1 of 2 WorkSpaces and 1 of 1 bot failed",
+        "ws-abcd00001: no result reported",
+        "OrderFlowers:1: no result reported",
+        "2 results were not an item result: States.Timeout: child execution timed out; States.Runtime: boom",
+    ] {
+        assert!(out.cause.contains(named), "{named}: {}", out.cause);
+    }
+    assert_eq!(details[0]["unreadable"], 2);
+
+    // Without the plan (a caller that predates `planned`), an unreadable entry still counts.
+    let input = json!({"action": "finish", "waveId": "w",
+        "workspaces": [{"Error": "States.Timeout", "Cause": "x"}, completed("ws-abcd00002", "ws-new0000002")]});
+    let (out, _) = finish_with(input).await;
+    assert_eq!((out.total, out.completed, out.failed), (2, 1, 1));
+    // A Map output that is not even a list is one unreadable entry, not an invalid input.
+    let input = json!({"action": "finish", "waveId": "w", "planned": planned(&["ws-abcd00001"]),
+        "workspaces": {"Error": "States.ItemReaderFailed"}, "bots": null});
+    let (out, _) = finish_with(input).await;
+    assert_eq!((out.total, out.failed, out.unreadable), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn finish_reports_results_for_items_not_in_the_plan() {
+    let input = json!({"action": "finish", "waveId": "w",
+        "planned": planned(&["ws-abcd00001"]),
+        "workspaces": [completed("ws-abcd00001", "ws-new0000001"), completed("ws-abcd09999", "ws-new0009999")]});
+    let (out, details) = finish_with(input).await;
+    assert_eq!(
+        (out.total, out.completed, out.failed, out.unplanned),
+        (1, 1, 0, 1)
+    );
+    assert_eq!(out.mapping.len(), 2);
+    assert_eq!(out.mapping[1].source_workspace_id, "ws-abcd09999");
+    assert!(
+        out.cause
+            .contains("1 result for items not in the plan: ws-abcd09999 COMPLETED"),
+        "{}",
+        out.cause
+    );
+    assert_eq!(details[0]["mapping"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn finish_counts_and_names_failed_standbys_of_completed_workspaces() {
+    let caught = json!({"sourceWorkspaceId": "ws-abcd00001", "targetWorkspaceId": "ws-new0000001", "status": "COMPLETED",
+        "standby": {"Error": "StandbyFailed", "Cause": "{\"errorType\":\"StandbyFailed\",\"errorMessage\":\"ws-new0000001: ResourceLimitExceeded.CoresCount\"}"}});
+    let rejected = json!({"sourceWorkspaceId": "ws-abcd00002", "targetWorkspaceId": "ws-new0000002", "status": "COMPLETED",
+        "standby": {"region": "us-west-2", "pending": [], "failed": [{"primaryWorkspaceId": "ws-new0000002", "errorCode": "InvalidParameterValuesException", "errorMessage": "directory not registered"}]}});
+    let fine = json!({"sourceWorkspaceId": "ws-abcd00003", "targetWorkspaceId": "ws-new0000003", "status": "COMPLETED",
+        "standby": {"region": "us-west-2", "pending": [{"primaryWorkspaceId": "ws-new0000003", "directoryId": "d-1", "state": "PENDING"}], "failed": []}});
+    let input = json!({"action": "finish", "waveId": "w",
+        "planned": planned(&["ws-abcd00001", "ws-abcd00002", "ws-abcd00003"]),
+        "workspaces": [caught, rejected, fine]});
+    let (out, details) = finish_with(input).await;
+    // The migrations happened: every item stays COMPLETED.
+    assert_eq!((out.total, out.completed, out.failed), (3, 3, 0));
+    assert!(out.mapping.iter().all(|m| m.status == "COMPLETED"));
+    assert_eq!(out.standby_failed, 2);
+    assert_eq!(details[0]["standbyFailed"], 2);
+    assert!(
+        out.cause.starts_with(
+            "all 3 WorkSpaces completed. 2 standbys failed: ws-abcd00001: StandbyFailed: \
+             ws-new0000001: ResourceLimitExceeded.CoresCount; ws-abcd00002: \
+             InvalidParameterValuesException: directory not registered"
+        ),
+        "{}",
+        out.cause
+    );
+    assert!(!out.cause.contains("ws-abcd00003"), "{}", out.cause);
+}
