@@ -396,8 +396,24 @@ async fn partial_standby_failure_is_reported_per_item() {
         json!({"failStandbys": [{"primaryWorkspaceId": bad, "errorCode": "ResourceLimitExceeded.CoresCount"}]}),
     )
     .await;
-    // Every WorkSpace migrated; the one standby failure is named on its item, the others exist.
-    assert!(report.all_completed(), "{}", report.render());
+    // Every WorkSpace migrated, but the operator asked for standbys: the wave fails and its cause
+    // names the WorkSpace whose standby failed; the item itself stays COMPLETED.
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    assert_eq!(report.error.as_deref(), Some("WaveFailed"));
+    let cause = report.cause.as_deref().unwrap_or_default();
+    assert!(
+        cause.contains("1 standby failed") && cause.contains(&bad),
+        "{cause}"
+    );
+    assert!(cause.contains("ResourceLimitExceeded.CoresCount"), "{cause}");
+    assert!(
+        report.workspaces.iter().all(|w| w.status == "COMPLETED"),
+        "{}",
+        report.render()
+    );
+    for ok in [ws_id(0), ws_id(2)] {
+        assert!(!cause.contains(&ok), "{ok} had its standby: {cause}");
+    }
     for w in &report.workspaces {
         let standby = w.standby.as_deref().unwrap_or_default();
         if w.source_workspace_id == bad {
