@@ -673,3 +673,30 @@ fn the_readme_example_is_a_valid_plan() {
     let plan = Plan::parse(&value).unwrap_or_else(|v| panic!("the README example: {v}"));
     assert!(!plan.workspaces.is_empty());
 }
+
+#[test]
+fn a_summary_that_cannot_be_published_fails_the_wave_loudly() {
+    let asl = asl();
+    let states = &asl["States"];
+    for task in ["Finish", "ReportImageGate"] {
+        let catch = states[task]["Catch"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{task} has no Catch: its failure would lose the summary"));
+        let rule = catch
+            .iter()
+            .find(|r| strings(&r["ErrorEquals"]).iter().any(|e| e == "States.ALL"))
+            .unwrap_or_else(|| panic!("{task}: no Catch on States.ALL"));
+        // Follow Pass states to the end: a Fail state that names the lost summary.
+        let mut name = rule["Next"].as_str().expect("Next").to_owned();
+        while states[&name]["Type"] == "Pass" {
+            name = states[&name]["Next"].as_str().expect("Next").to_owned();
+        }
+        let end = &states[&name];
+        assert_eq!(end["Type"], "Fail", "{task} -> {name}");
+        assert_eq!(end["Error"], "SummaryNotPublished", "{task} -> {name}");
+        assert!(
+            end.get("Cause").or_else(|| end.get("CausePath")).is_some(),
+            "{task} -> {name}: the failure says why"
+        );
+    }
+}
