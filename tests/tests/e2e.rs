@@ -405,7 +405,10 @@ async fn partial_standby_failure_is_reported_per_item() {
         cause.contains("1 standby failed") && cause.contains(&bad),
         "{cause}"
     );
-    assert!(cause.contains("ResourceLimitExceeded.CoresCount"), "{cause}");
+    assert!(
+        cause.contains("ResourceLimitExceeded.CoresCount"),
+        "{cause}"
+    );
     assert!(
         report.workspaces.iter().all(|w| w.status == "COMPLETED"),
         "{}",
