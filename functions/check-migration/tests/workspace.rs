@@ -203,7 +203,11 @@ async fn a_missing_target_is_in_progress_until_the_deadline_then_failed() {
     assert_eq!(rule.num_calls(), 2);
     assert_eq!(late.status, Status::Failed);
     assert_eq!(late.workspace_state, None);
-    assert!(late.cause.unwrap().contains("ws-zyxw98765 not found 60 minutes"));
+    assert!(
+        late.cause
+            .unwrap()
+            .contains("ws-zyxw98765 not found 60 minutes")
+    );
 }
 
 #[tokio::test]

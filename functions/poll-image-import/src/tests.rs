@@ -40,9 +40,7 @@ fn at(rfc3339: &str) -> SystemTime {
 
 /// Runs the handler with "now" at `now`.
 async fn poll_at(now: SystemTime, input: serde_json::Value, deps: &Deps) -> Result<Output, Error> {
-    fleetshift_clock::scope(now, handle(input, deps))
-        .await
-        .0
+    fleetshift_clock::scope(now, handle(input, deps)).await.0
 }
 
 #[tokio::test]
@@ -294,9 +292,7 @@ async fn every_modeled_exception_has_its_error_type() {
     for (make, expected) in cases {
         let rule = mock!(Client::describe_custom_workspace_image_import).then_error(make);
         let deps = deps(&[&rule]);
-        let err = handle(json!({"imageId": IMAGE}), &deps)
-            .await
-            .unwrap_err();
+        let err = handle(json!({"imageId": IMAGE}), &deps).await.unwrap_err();
         assert_eq!(rule.num_calls(), 1);
         assert!(matches!(err, Error::Aws(_)), "{err:?}");
         assert_eq!(Diagnostic::from(err).error_type, expected);
@@ -312,9 +308,7 @@ async fn throttling_from_the_wire_is_retryable() {
         )
     });
     let deps = deps(&[&rule]);
-    let err = handle(json!({"imageId": IMAGE}), &deps)
-        .await
-        .unwrap_err();
+    let err = handle(json!({"imageId": IMAGE}), &deps).await.unwrap_err();
     assert_eq!(rule.num_calls(), 1);
     let Error::Aws(aws) = &err else {
         panic!("expected Aws, got {err:?}");
