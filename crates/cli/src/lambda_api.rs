@@ -608,6 +608,25 @@ fn env_of(function: &str, endpoint: &str, settings: &StackSettings) -> Vec<(Stri
     env
 }
 
+/// How the stack runs `function` from `program`: its ARN, timeout, memory and environment as
+/// template.yaml sets them, SDK clients pointed at `endpoint`.
+pub fn function_spec(
+    function: &str,
+    program: PathBuf,
+    endpoint: &str,
+    settings: &StackSettings,
+) -> SandboxSpec {
+    SandboxSpec {
+        function_name: format!("fleetshift-{function}"),
+        function_arn: function_arn(LOCAL_REGION, function),
+        program,
+        args: Vec::new(),
+        env: env_of(function, endpoint, settings),
+        timeout: timeout_of(function),
+        memory_mb: 128,
+    }
+}
+
 /// The sandboxes of one function: idle ones are reused, up to `instances` run at once.
 struct Pool {
     spec: Arc<SandboxSpec>,
@@ -719,15 +738,7 @@ impl LocalLambda {
         let mut fns = InProcess::default();
         let mut pools = Vec::new();
         for f in FUNCTIONS {
-            let spec = SandboxSpec {
-                function_name: format!("fleetshift-{}", f.name),
-                function_arn: function_arn(LOCAL_REGION, f.name),
-                program: dir.join(f.name),
-                args: Vec::new(),
-                env: env_of(f.name, endpoint, settings),
-                timeout: timeout_of(f.name),
-                memory_mb: 128,
-            };
+            let spec = function_spec(f.name, dir.join(f.name), endpoint, settings);
             let pool = Arc::new(Pool {
                 spec: Arc::new(spec),
                 keys: keys.clone(),
