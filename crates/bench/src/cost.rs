@@ -75,8 +75,12 @@ async fn measure(v: &Variant) -> Value {
         .filter(|w| w.status == "COMPLETED")
         .count();
     assert_eq!(
-        completed, WORKSPACES,
-        "the happy path completes every WorkSpace"
+        completed,
+        WORKSPACES,
+        "the happy path completes every WorkSpace: wave {} {:?}, first {:?}",
+        report.status,
+        report.cause,
+        report.workspaces.first()
     );
 
     let mut parent = Counts::default();
@@ -167,7 +171,7 @@ pub(crate) fn main(_args: &[String]) {
             hub: false,
         },
         Variant {
-            name: "standby+hub",
+            name: "standby-hub",
             standby: true,
             hub: true,
         },

@@ -2,10 +2,10 @@
 //! state machine on the virtual clock, with the six handlers in-process against cloud-local (what
 //! `fleetshift local run --generate N` does).
 //!
-//! Each (size, run) is a fresh child process, so its peak RSS is its own. A plan larger than
-//! `--wave-size` WorkSpaces is split into waves of at most that size, run back to back on one
-//! stack: one plan of 10,000 WorkSpaces is over the 256 KiB execution-input limit that
-//! `Plan::parse` enforces (as Step Functions does), so an operator would split it the same way.
+//! Each (size, run) is a fresh child process, so its peak RSS is its own. A fleet larger than a
+//! wave may be (`MAX_WORKSPACES_PER_WAVE`, which `Plan::parse` enforces so that the plan and the
+//! item results fit Step Functions' 256 KiB limits) is split into waves of at most that size, run
+//! back to back on one stack, as an operator would split it; 25 at a time stays AWS's advice.
 //!
 //! `cargo run --release -p fleetshift-bench -- wave [--sizes 100,1000,10000] [--runs 3]`
 //! writes `target/bench/wave-throughput.json`.
@@ -17,11 +17,12 @@ use cloud_local::Fleet;
 use fleetshift::{LocalStack, StackOptions};
 use fleetshift_bench::{median, peak_rss_kib, runs, write_result};
 use fleetshift_core::Plan;
+use fleetshift_core::plan::MAX_WORKSPACES_PER_WAVE;
 use serde_json::{Value, json};
 
-/// WorkSpaces per wave: the largest round number whose plan and Map results stay within Step
-/// Functions' payload limits with the default plan.
-const DEFAULT_WAVE_SIZE: usize = 1_000;
+/// WorkSpaces per wave: the most a plan may hold (its item results must fit the 256 KiB state
+/// limit).
+const DEFAULT_WAVE_SIZE: usize = MAX_WORKSPACES_PER_WAVE;
 
 struct Args {
     sizes: Vec<usize>,
@@ -195,7 +196,7 @@ pub(crate) fn main(args: &[String]) {
     let result = json!({
         "what": "fleetshift local run of generated fleets on the virtual clock, in-process handlers, release build",
         "wave_size": a.wave_size,
-        "split": format!("fleets larger than {} WorkSpaces run as waves of at most {} back to back on one stack (one plan of 10,000 is over the 256 KiB execution-input limit)", a.wave_size, a.wave_size),
+        "split": format!("fleets larger than {} WorkSpaces (the most a plan may hold, so that it and its item results fit Step Functions' 256 KiB limits) run as waves of {} back to back on one stack, each with the default maxConcurrency of 25", a.wave_size, a.wave_size),
         "goal": "10,000 WorkSpaces in under 30 s",
         "sizes": sizes,
     });
