@@ -60,6 +60,7 @@ fn event(function: &str, plan: &Value) -> Value {
             json!({"imageId": "wsi-cold00001", "waitingSince": now, "deadlineMinutes": 240})
         }
         "push-hub-update" => json!({"action": "update", "waveId": "cold-start",
+            "hub": {"enabled": false, "progressUpdateStream": "fleetshift", "nextUpdateSeconds": 16500},
             "task": {"kind": "workspace", "id": "ws-cold00001"}, "status": "IN_PROGRESS",
             "statusDetail": "MigrateWorkspace started", "progressPercent": 10}),
         "start-wave" => json!({"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
