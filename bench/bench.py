@@ -195,10 +195,10 @@ def render(results):
         d = next(v for v in co["variants"] if v["variant"] == "default")
         ok = d["transitions_per_workspace"] <= 25 and d["usd_per_1000_workspaces"]["total"] <= 0.60
         out += [f"{co['what']}. Goal {co['goal']}: {met(ok)} for the default plan.", "",
-                f"Prices ({p['region']}): Step Functions Standard ${p['step_functions_standard_usd_per_1000_transitions']} "
+                f"Prices ({p['region']}): Step Functions Standard ${p['step_functions_standard_usd_per_1000_transitions']:.3f} "
                 f"per 1,000 state transitions ([aws.amazon.com/step-functions/pricing](https://aws.amazon.com/step-functions/pricing/)); "
-                f"Lambda arm64 ${p['lambda_arm64_usd_per_gb_second']} per GB-second (first 7.5 billion GB-s a month) and "
-                f"${p['lambda_usd_per_1m_requests']} per 1M requests ([aws.amazon.com/lambda/pricing](https://aws.amazon.com/lambda/pricing/)), "
+                f"Lambda arm64 ${p['lambda_arm64_usd_per_gb_second']:.10f} per GB-second (first 7.5 billion GB-s a month) and "
+                f"${p['lambda_usd_per_1m_requests']:.2f} per 1M requests ([aws.amazon.com/lambda/pricing](https://aws.amazon.com/lambda/pricing/)), "
                 f"at the template's MemorySize {fmt(p['memory_mb'], 0)} MB and an assumed "
                 f"{fmt(p['assumed_billed_ms_per_invocation'], 0)} ms billed per invocation. Free tiers ignored.", "",
                 table(["plan", "transitions / WS", "parent share", "child", "Lambda invocations / WS",
