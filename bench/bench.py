@@ -4,6 +4,7 @@
   bench.py machine OUT.json                 the machine the figures were measured on
   bench.py size OUT.json LAMBDA_DIR FN...   each function's arm64 bootstrap size
   bench.py engine-node OUT.json NODE_JSON   the aws-local-stepfunctions run, with its median
+  bench.py carry KEY RESULTS.json OUT.json  keep a skipped benchmark's last committed figures
   bench.py merge DIR RESULTS.json RESULTS.md   every DIR/*.json into one document, then the report
 """
 
@@ -88,6 +89,18 @@ def engine_node(out, node_json):
     write(out, run)
 
 
+def carry(key, results_json, out):
+    """Keeps a benchmark this run skipped (e.g. --no-size) from the last committed results."""
+    try:
+        previous = json.loads(Path(results_json).read_text()).get(key)
+    except (OSError, json.JSONDecodeError):
+        previous = None
+    if previous is not None:
+        previous.setdefault("measured", json.loads(Path(results_json).read_text())
+                            .get("machine", {}).get("date"))
+        write(out, previous)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -163,6 +176,8 @@ def render(results):
     if sz is None:
         out += ["Not measured in this run.", ""]
     else:
+        if sz.get("measured"):
+            out += [f"Not rebuilt in this run (`--no-size`): the figures of {sz['measured']}.", ""]
         out += [f"{sz['what']}. Goal {sz['goal']} (8,000,000 bytes): {met(sz['all_meet_goal'])}, "
                 f"largest {fmt(sz['largest_mb'])} MB.", "",
                 table(["function", "bytes", "MB", "MiB", "<= 8 MB"],
@@ -270,6 +285,8 @@ def main(argv):
         size(args[0], args[1], args[2:])
     elif cmd == "engine-node":
         engine_node(*args)
+    elif cmd == "carry":
+        carry(*args)
     elif cmd == "merge":
         merge(*args)
     elif cmd == "render":
