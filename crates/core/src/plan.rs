@@ -257,13 +257,7 @@ impl Plan {
     /// normalised: each WorkSpace names its target bundle and whether it gets a standby.
     pub fn parse(value: &serde_json::Value) -> Result<Plan, Violations> {
         let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(0);
-        let mut plan: Plan = serde_path_to_error::deserialize(value).map_err(|e| {
-            let mut v = Violations::default();
-            let path = e.path().to_string();
-            let field = if path == "." { "plan".to_owned() } else { path };
-            v.push(field, e.into_inner().to_string());
-            v
-        })?;
+        let mut plan: Plan = validate::from_json_tagged(value, "plan", None)?;
         let mut v = Violations::default();
         if size > MAX_EXECUTION_INPUT_BYTES {
             v.push(

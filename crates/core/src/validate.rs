@@ -92,15 +92,37 @@ impl std::error::Error for Violations {}
 pub fn from_json<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, Violations> {
+    from_json_tagged(value, "input", None)
+}
+
+/// [`from_json`] for a document whose top level an operator knows by another name (`plan`,
+/// `event`). Internally tagged enums lose the path: a missing field is then named from serde's
+/// message, and an unknown variant is reported on `tag` (`kind`, `action`) when given.
+pub fn from_json_tagged<'de, T: serde::Deserialize<'de>, D>(
+    value: D,
+    root: &str,
+    tag: Option<&str>,
+) -> Result<T, Violations>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "input".to_owned()
-        } else {
+        let message = e.into_inner().to_string();
+        let field = if path != "." {
             path
+        } else if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            missing.to_owned()
+        } else if let Some(tag) = tag.filter(|_| message.contains("variant")) {
+            tag.to_owned()
+        } else {
+            root.to_owned()
         };
         let mut v = Violations::default();
-        v.push(field, e.into_inner().to_string());
+        v.push(field, message);
         v
     })
 }

@@ -376,7 +376,10 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
         (aws_tag, "standby.tags[0].key"),
         (input(&[]), "workspaceIds"),
         (input(&[WS_A, WS_A]), "workspaceIds[1]"),
-        (json!({"standby": input(&[WS_A])["standby"]}), "input"),
+        (
+            json!({"standby": input(&[WS_A])["standby"]}),
+            "workspaceIds",
+        ),
         (
             json!({"standby": input(&[WS_A])["standby"], "workspaceIds": "ws-abcd12345"}),
             "workspaceIds",

@@ -323,7 +323,7 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
     let cases = [
         (json!({"imageId": "ami-0abcdef1234567890"}), "imageId"),
         (json!({"imageId": "wsi-short"}), "imageId"),
-        (json!({}), "input"),
+        (json!({}), "imageId"),
         (json!({"imageId": 42}), "imageId"),
         (
             json!({"imageId": IMAGE, "waitingSince": "yesterday"}),

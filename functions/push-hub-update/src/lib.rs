@@ -486,17 +486,8 @@ pub async fn handle(payload: Value, deps: &Deps) -> Result<Output, Error> {
 
 /// Reads an [`Input`], naming the offending field on error.
 pub fn parse_input(payload: Value) -> Result<Input, Error> {
-    serde_path_to_error::deserialize(payload).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "input".to_owned()
-        } else {
-            path
-        };
-        let mut v = Violations::default();
-        v.push(field, e.into_inner().to_string());
-        Error::InvalidInput(v)
-    })
+    fleetshift_core::validate::from_json_tagged(payload, "input", Some("action"))
+        .map_err(Error::InvalidInput)
 }
 
 /// Runs one action.

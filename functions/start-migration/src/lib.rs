@@ -162,31 +162,11 @@ impl Deps {
 /// Reads the raw event, naming the offending field, so a malformed event is `InvalidPlan` like
 /// any other invalid input (the runtime's own deserialization error has no stable `errorType`).
 pub fn parse_input(value: serde_json::Value) -> Result<Input, Error> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        let mut v = Violations::default();
-        v.push(field_of(&path, &message), message);
-        Error::InvalidInput(v)
-    })
+    validate::from_json_tagged(value, "input", Some("kind")).map_err(Error::InvalidInput)
 }
 
 /// The field a serde error is about. Internally tagged enums lose the path, so fall back to the
 /// field a "missing field" message names, and to `kind` for an unknown variant.
-fn field_of(path: &str, message: &str) -> String {
-    if path != "." {
-        return path.to_owned();
-    }
-    if let Some(rest) = message.strip_prefix("missing field `")
-        && let Some(end) = rest.find('`')
-    {
-        return rest[..end].to_owned();
-    }
-    if message.contains("variant") {
-        return "kind".to_owned();
-    }
-    "input".to_owned()
-}
 
 impl Input {
     /// Checks every field against the service model; every violation is reported.

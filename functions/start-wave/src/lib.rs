@@ -134,17 +134,8 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
 /// Parses the raw Lambda payload (a malformed envelope is `InvalidPlan` naming the field) and runs
 /// [`handler`].
 pub async fn handle(payload: Value, deps: &Deps) -> Result<Output, Error> {
-    let event: Input = serde_path_to_error::deserialize(payload).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "event".to_owned()
-        } else {
-            path
-        };
-        let mut v = Violations::default();
-        v.push(field, e.into_inner().to_string());
-        Error::InvalidInput(v)
-    })?;
+    let event: Input = fleetshift_core::validate::from_json_tagged(payload, "event", None)
+        .map_err(Error::InvalidInput)?;
     handler(event, deps).await
 }
 
