@@ -210,9 +210,6 @@ pub fn parse_input(value: serde_json::Value) -> Result<Input, Error> {
     validate::from_json_tagged(value, "input", Some("kind")).map_err(Error::InvalidInput)
 }
 
-/// The field a serde error is about. Internally tagged enums lose the path, so fall back to the
-/// field a "missing field" message names, and to `kind` for an unknown variant.
-
 /// The checked, parsed form of an input.
 struct Checked {
     started_at: SystemTime,

@@ -165,9 +165,6 @@ pub fn parse_input(value: serde_json::Value) -> Result<Input, Error> {
     validate::from_json_tagged(value, "input", Some("kind")).map_err(Error::InvalidInput)
 }
 
-/// The field a serde error is about. Internally tagged enums lose the path, so fall back to the
-/// field a "missing field" message names, and to `kind` for an unknown variant.
-
 impl Input {
     /// Checks every field against the service model; every violation is reported.
     pub fn validate(&self) -> Result<(), Violations> {
