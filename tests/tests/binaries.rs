@@ -3,8 +3,7 @@
 //! processes, cloud-local ageing resources on each branch's virtual clock.
 //!
 //! The binaries are the debug builds of the six function crates in this target directory; this
-//! test builds nothing. Build them first (scripts/test does):
-//! `cargo build -p start-migration -p check-migration -p create-standby -p poll-image-import -p push-hub-update -p start-wave`
+//! test builds nothing. Build them first with `scripts/build-bins` (scripts/test does).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -30,8 +29,7 @@ fn binaries_dir() -> PathBuf {
         .collect();
     assert!(
         missing.is_empty(),
-        "{} has no binary for {missing:?}: run `cargo build -p start-migration -p check-migration \
-         -p create-standby -p poll-image-import -p push-hub-update -p start-wave` first",
+        "{} has no binary for {missing:?}: run `scripts/build-bins` first",
         dir.display()
     );
     dir
