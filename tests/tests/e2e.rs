@@ -278,6 +278,58 @@ async fn operation_in_progress_twice_is_retried_and_migrates_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_migrate_answer_is_followed_to_the_migration_under_way() {
+    // MigrateWorkspace is not idempotent: the first call migrates, its answer is lost (HTTP 500),
+    // the SDK's retry is refused as in progress. The item must still end COMPLETED with the new
+    // WorkSpace WorkSpaces created, migrated once, not FAILED while the migration runs on.
+    let p = plan(3, json!({}));
+    let target = ws_id(1);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "MigrateWorkspace", "id": target, "loseAnswer": 1}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    let outcomes: Vec<Outcome> = stack
+        .cloud
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "MigrateWorkspace" && c.target.as_deref() == Some(&target))
+        .map(|c| c.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Error {
+                code: "InternalFailure".into(),
+                status: 500
+            },
+            Outcome::Error {
+                code: "OperationInProgressException".into(),
+                status: 400
+            },
+        ]
+    );
+    let migrations: Vec<_> = stack
+        .cloud
+        .migrations()
+        .into_iter()
+        .filter(|m| m.source_workspace_id == target)
+        .collect();
+    assert_eq!(migrations.len(), 1);
+    let row = report
+        .workspaces
+        .iter()
+        .find(|w| w.source_workspace_id == target)
+        .unwrap();
+    assert_eq!(
+        row.target_workspace_id.as_deref(),
+        Some(migrations[0].target_workspace_id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_unavailable_past_max_attempts_fails_only_that_item() {
     let p = plan(4, json!({}));
     let target = ws_id(2);

@@ -52,6 +52,11 @@ pub struct Rule {
     /// Answer this many milliseconds later (wall clock: latency is about concurrency, not time).
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// Carry out this many matching calls, then answer each with HTTP 500 `InternalFailure`, as
+    /// when the answer is lost on its way back: the work is done, the caller does not know it, and
+    /// the SDK tries again.
+    #[serde(default)]
+    pub lose_answer: Option<u32>,
 }
 
 /// Fail with a given error, a number of times, then behave.
@@ -175,9 +180,18 @@ impl Scenario {
                     "rules[{i}].throttle must be within 0.0-1.0"
                 )));
             }
-            if r.fail.is_none() && r.throttle.is_none() && r.latency_ms.is_none() {
+            if r.lose_answer == Some(0) {
                 return Err(ScenarioError::Invalid(format!(
-                    "rules[{i}] has no action (fail, throttle or latencyMs)"
+                    "rules[{i}].loseAnswer must be at least 1"
+                )));
+            }
+            if r.fail.is_none()
+                && r.throttle.is_none()
+                && r.latency_ms.is_none()
+                && r.lose_answer.is_none()
+            {
+                return Err(ScenarioError::Invalid(format!(
+                    "rules[{i}] has no action (fail, throttle, latencyMs or loseAnswer)"
                 )));
             }
         }

@@ -152,8 +152,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         Dispatch::Lex(r) => r.target_id(&body),
     };
 
-    // Scenario first: a dead endpoint, injected errors, throttling, latency.
-    let (latency, injected) = {
+    // Scenario first: a dead endpoint, injected errors, throttling, latency, lost answers.
+    let (latency, injected, lose_answer) = {
         let mut world = shared.world();
         if ctx.now > world.last_now {
             world.last_now = ctx.now;
@@ -166,6 +166,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                     "EndpointGone",
                     "Amazon Lex V1 endpoints stopped answering on 2025-09-15 (Lex V1 is end of life)",
                 )),
+                false,
             )
         } else {
             apply_rules(&mut world, service, &op, target.as_deref())
@@ -175,7 +176,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         tokio::time::sleep(latency).await;
     }
 
-    let result: Result<(u16, Value), ApiError> = match (injected, parsed) {
+    let mut result: Result<(u16, Value), ApiError> = match (injected, parsed) {
         (Some(e), _) | (None, Err(e)) => Err(e),
         (None, Ok(body)) => match &route {
             Dispatch::Json {
@@ -201,6 +202,16 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             }
         },
     };
+
+    if lose_answer && result.is_ok() {
+        result = Err(ApiError::new(
+            500,
+            "InternalFailure",
+            format!(
+                "{op} was carried out but its answer was lost (injected by the cloud-local scenario)"
+            ),
+        ));
+    }
 
     {
         let mut world = shared.world();
@@ -239,9 +250,11 @@ fn apply_rules(
     service: Service,
     op: &str,
     target: Option<&str>,
-) -> (Duration, Option<ApiError>) {
+) -> (Duration, Option<ApiError>, bool) {
     let mut latency = Duration::ZERO;
     let mut error = None;
+    // The first rule whose lost answers are not used up; charged only if no error is answered.
+    let mut lose: Option<usize> = None;
     let key = target.unwrap_or(op).to_owned();
     let seed = world.scenario.seed;
     let rules = world.scenario.rules.clone();
@@ -280,10 +293,24 @@ fn apply_rules(
             *n += 1;
             if d < fraction {
                 error = Some(throttling(service));
+                continue;
             }
         }
+        if let Some(times) = rule.lose_answer
+            && lose.is_none()
+            && world.rule_lost.get(&(i, key.clone())).copied().unwrap_or(0) < times
+        {
+            lose = Some(i);
+        }
     }
-    (latency, error)
+    let lose_answer = match lose {
+        Some(i) if error.is_none() => {
+            *world.rule_lost.entry((i, key)).or_insert(0) += 1;
+            true
+        }
+        _ => false,
+    };
+    (latency, error, lose_answer)
 }
 
 fn throttling(service: Service) -> ApiError {

@@ -312,6 +312,7 @@ pub(crate) struct World {
     pub(crate) calls: Vec<CallRecord>,
     pub(crate) rule_hits: HashMap<(usize, String), u64>,
     pub(crate) rule_fails: HashMap<(usize, String), u32>,
+    pub(crate) rule_lost: HashMap<(usize, String), u32>,
     id_counter: u64,
     pub(crate) last_now: SystemTime,
 }
@@ -347,6 +348,7 @@ impl World {
             calls: Vec::new(),
             rule_hits: HashMap::new(),
             rule_fails: HashMap::new(),
+            rule_lost: HashMap::new(),
             id_counter: scenario.seed,
             last_now: SystemTime::UNIX_EPOCH,
             fleet,

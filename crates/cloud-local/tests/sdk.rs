@@ -208,6 +208,35 @@ mod workspaces {
         assert_eq!(env.cloud.now(), fleetshift_clock_time(T0 + 40 * MINUTE));
     }
 
+    #[tokio::test]
+    async fn a_lost_answer_does_the_work_and_answers_internal_failure() {
+        let scenario: Scenario = serde_json::from_value(serde_json::json!({
+            "rules": [{"operation": "MigrateWorkspace", "id": "ws-gen0000001", "loseAnswer": 1}]
+        }))
+        .unwrap();
+        let env = Env::start(Fleet::generate(3), scenario).await;
+        let ws = env.workspaces().await;
+        let migrate = |id: &'static str| {
+            ws.migrate_workspace()
+                .source_workspace_id(id)
+                .bundle_id("wsb-target0001")
+                .send()
+        };
+        let err = migrate("ws-gen0000001").await.expect_err("answer lost");
+        assert_eq!(err.code(), Some("InternalFailure"));
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+        // ... but the migration was started: the call again is refused as in progress.
+        assert_eq!(env.cloud.migrations().len(), 1);
+        let err = migrate("ws-gen0000001").await.expect_err("in progress");
+        assert_eq!(err.code(), Some("OperationInProgressException"));
+        assert_eq!(env.cloud.migrations().len(), 1);
+        // The rule names one id and loses one answer.
+        migrate("ws-gen0000002")
+            .await
+            .expect("another WorkSpace answers");
+        assert_eq!(env.cloud.migrations().len(), 2);
+    }
+
     fn fleetshift_clock_time(ms: u64) -> std::time::SystemTime {
         std::time::UNIX_EPOCH + Duration::from_millis(ms)
     }
@@ -492,6 +521,7 @@ mod scenarios {
                 }),
                 throttle: None,
                 latency_ms: None,
+                lose_answer: None,
             }],
             ..Scenario::default()
         };

@@ -3,7 +3,8 @@
 //!
 //! Called by the `StartMigration` state of each WorkSpace iteration (WorkSpaces
 //! `MigrateWorkspace`, which answers with the new WorkSpace id; the source id stays valid until the
-//! migration completes, and stays for good if it fails) and by the `StartBotMigration` state of
+//! migration completes, and stays for good if it fails; when a retried call finds the migration
+//! an earlier call started, its new WorkSpace is looked up with `DescribeWorkspaces`) and by the `StartBotMigration` state of
 //! each Lex bot iteration (Lex V1 `StartMigration`). Lex V1 stopped answering on 2025-09-15: in
 //! most accounts that call now fails, which is reported as `LexV1Unavailable` and never retried.
 
@@ -11,6 +12,7 @@ mod lex;
 
 use std::time::SystemTime;
 
+use aws_sdk_workspaces::types::WorkspaceState;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -217,14 +219,16 @@ const MIGRATE_WORKSPACE: &str = "MigrateWorkspace";
 
 async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOutput, Error> {
     let started_at = rfc3339(fleetshift_clock::now());
-    let out = deps
+    let out = match deps
         .workspaces
         .migrate_workspace()
         .source_workspace_id(&w.workspace_id)
         .bundle_id(&w.bundle_id)
         .send()
         .await
-        .map_err(|err| {
+    {
+        Ok(out) => out,
+        Err(err) => {
             let classified = classify_migrate_workspace(&err);
             warn!(
                 workspace_id = %w.workspace_id,
@@ -232,8 +236,18 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
                 error = %DisplayErrorContext(&err),
                 "MigrateWorkspace failed"
             );
-            Error::Aws(classified)
-        })?;
+            if classified.kind == ErrorKind::OperationInProgress
+                && let Some(target) = migration_in_flight(&w, deps).await
+            {
+                return Ok(WorkspaceOutput {
+                    source_workspace_id: w.workspace_id,
+                    target_workspace_id: target,
+                    started_at,
+                });
+            }
+            return Err(Error::Aws(classified));
+        }
+    };
     let target =
         out.target_workspace_id()
             .filter(|t| !t.is_empty())
@@ -255,6 +269,88 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
         target_workspace_id: target.to_owned(),
         started_at,
     })
+}
+
+/// MigrateWorkspace is not idempotent: when an accepted call's answer is lost (a timeout, a 5xx
+/// after the work was done) and the SDK or Step Functions calls again, the second call is
+/// `OperationInProgressException` because *our own* migration is running, and its new WorkSpace id
+/// was in the lost answer. Retrying would only end in FAILED while the WorkSpace moves anyway.
+///
+/// So on OperationInProgress the migration's new WorkSpace is looked for: MigrateWorkspace creates
+/// it in the source's directory, for the source's user, on the requested bundle, and it is PENDING
+/// until it becomes AVAILABLE. Exactly one such WorkSpace is adopted as the target (check-migration
+/// then polls it as usual); none, several, or a failed lookup leave the error as it was (another
+/// operation is in progress: Step Functions retries).
+async fn migration_in_flight(w: &WorkspaceInput, deps: &Deps) -> Option<String> {
+    let lookup = async {
+        let source = deps
+            .workspaces
+            .describe_workspaces()
+            .workspace_ids(&w.workspace_id)
+            .send()
+            .await?;
+        let Some(source) = source
+            .workspaces()
+            .iter()
+            .find(|ws| ws.workspace_id() == Some(w.workspace_id.as_str()))
+        else {
+            return Ok(Vec::new());
+        };
+        let (Some(directory), Some(user)) = (source.directory_id(), source.user_name()) else {
+            return Ok(Vec::new());
+        };
+        let mut candidates = Vec::new();
+        let mut pages = deps
+            .workspaces
+            .describe_workspaces()
+            .directory_id(directory)
+            .user_name(user)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            candidates.extend(
+                page?
+                    .workspaces()
+                    .iter()
+                    .filter(|ws| {
+                        ws.workspace_id().is_some_and(|id| id != w.workspace_id)
+                            && ws.bundle_id() == Some(w.bundle_id.as_str())
+                            && ws.state() == Some(&WorkspaceState::Pending)
+                    })
+                    .filter_map(|ws| ws.workspace_id().map(str::to_owned)),
+            );
+        }
+        Ok::<_, aws_sdk_workspaces::error::SdkError<_, _>>(candidates)
+    };
+    match lookup.await {
+        Ok(candidates) if candidates.len() == 1 => {
+            let target = candidates.into_iter().next()?;
+            warn!(
+                source_workspace_id = %w.workspace_id,
+                target_workspace_id = %target,
+                bundle_id = %w.bundle_id,
+                "MigrateWorkspace answered OperationInProgress for a migration already under way \
+                 (an earlier call's answer was lost); following its new WorkSpace"
+            );
+            Some(target)
+        }
+        Ok(candidates) => {
+            info!(
+                source_workspace_id = %w.workspace_id,
+                pending_on_bundle = candidates.len(),
+                "OperationInProgress is not a migration of ours under way"
+            );
+            None
+        }
+        Err(err) => {
+            warn!(
+                source_workspace_id = %w.workspace_id,
+                error = %DisplayErrorContext(&err),
+                "DescribeWorkspaces failed while looking for a migration under way"
+            );
+            None
+        }
+    }
 }
 
 fn classify_migrate_workspace(

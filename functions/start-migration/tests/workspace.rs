@@ -1,9 +1,13 @@
-//! MigrateWorkspace: the success path, every modeled exception, throttling, and invalid input.
+//! MigrateWorkspace: the success path, every modeled exception, throttling, invalid input, and a
+//! retried call that finds the migration its lost first call started.
 
 mod common;
 
 use aws_sdk_workspaces::Client;
 use aws_sdk_workspaces::error::ErrorMetadata;
+use aws_sdk_workspaces::operation::describe_workspaces::{
+    DescribeWorkspacesError, DescribeWorkspacesOutput,
+};
 use aws_sdk_workspaces::operation::migrate_workspace::{
     MigrateWorkspaceError, MigrateWorkspaceOutput,
 };
@@ -11,6 +15,7 @@ use aws_sdk_workspaces::types::error::{
     AccessDeniedException, InvalidParameterValuesException, OperationInProgressException,
     OperationNotSupportedException, ResourceNotFoundException, ResourceUnavailableException,
 };
+use aws_sdk_workspaces::types::{Workspace, WorkspaceState};
 use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -157,21 +162,145 @@ async fn operation_not_supported() {
     assert_eq!(t, et::OPERATION_NOT_SUPPORTED);
 }
 
+fn in_progress() -> MigrateWorkspaceError {
+    MigrateWorkspaceError::OperationInProgressException(
+        OperationInProgressException::builder()
+            .message("The WorkSpace is being modified")
+            .meta(meta(
+                "OperationInProgressException",
+                "The WorkSpace is being modified",
+            ))
+            .build(),
+    )
+}
+
+const DIRECTORY: &str = "d-1234567890";
+const USER: &str = "alice";
+
+fn ws(id: &str, bundle: &str, state: WorkspaceState) -> Workspace {
+    Workspace::builder()
+        .workspace_id(id)
+        .directory_id(DIRECTORY)
+        .user_name(USER)
+        .bundle_id(bundle)
+        .state(state)
+        .build()
+}
+
+/// DescribeWorkspaces(WorkspaceIds=[SOURCE]) answers the source, in the test's directory for its
+/// user.
+fn describe_source() -> Rule {
+    mock!(Client::describe_workspaces)
+        .match_requests(|r| r.workspace_ids() == [SOURCE.to_owned()])
+        .then_output(|| {
+            DescribeWorkspacesOutput::builder()
+                .workspaces(ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available))
+                .build()
+        })
+}
+
+/// DescribeWorkspaces(DirectoryId, UserName) answers `found`.
+fn describe_user(found: fn() -> Vec<Workspace>) -> Rule {
+    mock!(Client::describe_workspaces)
+        .match_requests(|r| r.directory_id() == Some(DIRECTORY) && r.user_name() == Some(USER))
+        .then_output(move || {
+            DescribeWorkspacesOutput::builder()
+                .set_workspaces(Some(found()))
+                .build()
+        })
+}
+
 #[tokio::test]
 async fn operation_in_progress_is_retryable() {
-    let t = error_type_of(failing(|| {
-        MigrateWorkspaceError::OperationInProgressException(
-            OperationInProgressException::builder()
-                .message("The WorkSpace is being modified")
-                .meta(meta(
-                    "OperationInProgressException",
-                    "The WorkSpace is being modified",
-                ))
-                .build(),
-        )
-    }))
-    .await;
+    // Nothing of ours under way: the user's only other WorkSpace is an old one on the bundle.
+    let migrate = failing(in_progress);
+    let source = describe_source();
+    let user = describe_user(|| {
+        vec![
+            ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available),
+            ws("ws-other0001", BUNDLE, WorkspaceState::Available),
+        ]
+    });
+    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
+    let t = error_type(run(event(), &deps).await);
     assert_eq!(t, et::OPERATION_IN_PROGRESS);
+    assert_eq!(migrate.num_calls(), 1);
+    assert_eq!(source.num_calls(), 1);
+    assert_eq!(user.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_followed_to_the_migration_under_way() {
+    // The first call started the migration but its answer was lost; the retry is refused as in
+    // progress. The new WorkSpace (same directory and user, the requested bundle, PENDING) is
+    // adopted, so the migration is polled instead of being reported FAILED while it runs.
+    let migrate = failing(in_progress);
+    let source = describe_source();
+    let user = describe_user(|| {
+        vec![
+            ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available),
+            ws("ws-other0001", "wsb-oldbundle1", WorkspaceState::Pending),
+            ws(TARGET, BUNDLE, WorkspaceState::Pending),
+        ]
+    });
+    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
+    let out = run(event(), &deps).await.unwrap();
+    assert_eq!(
+        out,
+        Output::Workspace(WorkspaceOutput {
+            source_workspace_id: SOURCE.into(),
+            target_workspace_id: TARGET.into(),
+            started_at: NOW_RFC3339.into(),
+        })
+    );
+    assert_eq!(
+        migrate.num_calls(),
+        1,
+        "MigrateWorkspace is not called again"
+    );
+}
+
+#[tokio::test]
+async fn two_pending_candidates_are_not_guessed_between() {
+    let migrate = failing(in_progress);
+    let source = describe_source();
+    let user = describe_user(|| {
+        vec![
+            ws(TARGET, BUNDLE, WorkspaceState::Pending),
+            ws("ws-other0001", BUNDLE, WorkspaceState::Pending),
+        ]
+    });
+    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
+    assert_eq!(
+        error_type(run(event(), &deps).await),
+        et::OPERATION_IN_PROGRESS
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lookup_keeps_the_original_error() {
+    let migrate = failing(in_progress);
+    let source = mock!(Client::describe_workspaces).then_error(|| {
+        DescribeWorkspacesError::generic(meta("ThrottlingException", "Rate exceeded"))
+    });
+    let deps = Deps::new(workspaces(&[&migrate, &source]), lex(&[]));
+    let err = run(event(), &deps).await.unwrap_err();
+    let diag = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diag.error_type, et::OPERATION_IN_PROGRESS);
+    assert!(diag.error_message.contains("being modified"), "{diag:?}");
+}
+
+#[tokio::test]
+async fn a_source_that_is_gone_keeps_the_original_error() {
+    let migrate = failing(in_progress);
+    let source = mock!(Client::describe_workspaces)
+        .then_output(|| DescribeWorkspacesOutput::builder().build());
+    let deps = Deps::new(workspaces(&[&migrate, &source]), lex(&[]));
+    assert_eq!(
+        error_type(run(event(), &deps).await),
+        et::OPERATION_IN_PROGRESS
+    );
+    assert_eq!(source.num_calls(), 1, "no lookup by user without a source");
 }
 
 #[tokio::test]
