@@ -146,6 +146,36 @@ async fn operation_in_progress_from_a_binary_is_retried_and_migrates_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_failure_in_a_binary_is_failed_at_the_virtual_deadline() {
+    // The binaries read the invoking branch's virtual time from the invocation's client context,
+    // so check-migration's deadline fires on virtual time as it does in process: a migration that
+    // never finishes is FAILED about 90 virtual minutes in, in a run of a second or two.
+    let p = plan(2);
+    let stuck = ws_id(1);
+    let (stack, report) = run(&p, json!({"neverFinishMigrations": [stuck]})).await;
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    let row = report
+        .workspaces
+        .iter()
+        .find(|w| w.source_workspace_id == stuck)
+        .expect("the stuck WorkSpace is reported");
+    assert_eq!(row.status, "FAILED", "{row:?}");
+    let cause = row.cause.as_deref().unwrap_or_default();
+    assert!(
+        cause.contains("not AVAILABLE 90 minutes after the migration started"),
+        "{cause}"
+    );
+    let other = report
+        .workspaces
+        .iter()
+        .find(|w| w.source_workspace_id == ws_id(0))
+        .unwrap();
+    assert_eq!(other.status, "COMPLETED", "{other:?}");
+    assert!(report.virtual_seconds >= 90 * 60, "{}", report.render());
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_events_through_the_start_wave_binary_start_one_execution() {
     let p = plan(1);
     let stack = stack_in(binaries_dir(), &p, json!({})).await;

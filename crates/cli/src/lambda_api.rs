@@ -15,8 +15,11 @@
 //! Virtual time: a binary cannot stamp its requests with the invoking branch's virtual time, so
 //! each sandbox signs with an access key id of its own and, for the duration of each invocation,
 //! its pool tells cloud-local which virtual time that key is at ([`cloud_local::KeyClock`]). The
-//! deadline header is on the same clock. The binaries' own reading of the time
-//! (`fleetshift_clock::now()`) is the wall clock: they run outside any virtual scope.
+//! deadline header is on the same clock, and so is the binaries' own reading of the time
+//! (`fleetshift_clock::now()`, for check-migration's deadline and every reported time): each
+//! invocation carries the branch's time in its client context
+//! (`Lambda-Runtime-Client-Context: {"custom": {"fleetshift-virtual-time": "<ms>"}}`), which the
+//! functions honour because the sandbox sets `FLEETSHIFT_VIRTUAL_TIME=client-context`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -81,6 +84,8 @@ struct Invocation {
     payload: Bytes,
     deadline_ms: u64,
     trace_id: String,
+    /// The invoking branch's virtual time (ms), sent in the client context.
+    now_ms: u64,
 }
 
 type Reply = Result<Value, TaskFailure>;
@@ -277,6 +282,7 @@ impl Sandbox {
             deadline_ms: fleetshift_clock::to_millis(now)
                 + u64::try_from(self.spec.timeout.as_millis()).unwrap_or(u64::MAX),
             trace_id: trace_id(now),
+            now_ms: fleetshift_clock::to_millis(now),
         };
         let mut exit = self.exit.clone();
         let reply = tokio::select! {
@@ -371,6 +377,7 @@ fn lambda_env(spec: &SandboxSpec, api: SocketAddr, access_key_id: &str) -> Vec<(
         ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("TZ", ":UTC".to_owned()),
+        (fleetshift_clock::ENV_VAR, "client-context".to_owned()),
         ("LANG", "en_US.UTF-8".to_owned()),
     ]
     .into_iter()
@@ -501,6 +508,13 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
             api.function_arn.clone(),
         ),
         ("lambda-runtime-trace-id", inv.trace_id),
+        // The invoking branch's virtual time, as Lambda passes an Invoke call's ClientContext;
+        // the functions honour it because the sandbox sets FLEETSHIFT_VIRTUAL_TIME.
+        (
+            "lambda-runtime-client-context",
+            json!({"custom": {fleetshift_clock::CLIENT_CONTEXT_KEY: inv.now_ms.to_string()}})
+                .to_string(),
+        ),
     ] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);

@@ -11,13 +11,28 @@
 //!
 //! Services emulated out of the task (cloud-local) learn the caller's time from the
 //! [`VIRTUAL_TIME_HEADER`] request header, which the local HTTP client adds.
+//!
+//! A function run as its own process behind the local Lambda Runtime API learns the invoking
+//! branch's time from the invocation's client context ([`CLIENT_CONTEXT_KEY`]), honoured only when
+//! the process was started with [`ENV_VAR`]` = client-context` (see [`invocation`]). On AWS that
+//! variable is never set, so a function's time is always the wall clock there.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Request header carrying the caller's virtual time, in milliseconds since the Unix epoch.
 pub const VIRTUAL_TIME_HEADER: &str = "x-fleetshift-virtual-time";
+
+/// Key, in the `custom` map of a Lambda invocation's client context, of the invoking branch's
+/// virtual time in milliseconds since the Unix epoch.
+pub const CLIENT_CONTEXT_KEY: &str = "fleetshift-virtual-time";
+
+/// Environment variable that makes [`invocation`] honour [`CLIENT_CONTEXT_KEY`]; its one accepted
+/// value is `client-context`. The local Lambda Runtime API sets it; nothing on AWS does.
+pub const ENV_VAR: &str = "FLEETSHIFT_VIRTUAL_TIME";
 
 tokio::task_local! {
     static NOW: Cell<SystemTime>;
@@ -31,6 +46,34 @@ pub async fn scope<F: Future>(start: SystemTime, fut: F) -> (F::Output, SystemTi
         (out, now())
     })
     .await
+}
+
+/// Runs one Lambda invocation's work: on the virtual time its client context carries
+/// (`custom[CLIENT_CONTEXT_KEY]`, milliseconds) when this process honours it ([`ENV_VAR`]), else
+/// as it is (the wall clock).
+pub async fn invocation<F, S>(custom: Option<&HashMap<String, String, S>>, fut: F) -> F::Output
+where
+    F: Future,
+    S: BuildHasher,
+{
+    let honoured = std::env::var(ENV_VAR).is_ok_and(|v| v == "client-context");
+    match invocation_time(custom, honoured) {
+        Some(t) => scope(t, fut).await.0,
+        None => fut.await,
+    }
+}
+
+/// The virtual time an invocation's client context carries, when it is `honoured`; `None` for a
+/// missing or malformed value (the wall clock is used then).
+pub fn invocation_time<S: BuildHasher>(
+    custom: Option<&HashMap<String, String, S>>,
+    honoured: bool,
+) -> Option<SystemTime> {
+    custom
+        .filter(|_| honoured)
+        .and_then(|c| c.get(CLIENT_CONTEXT_KEY))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(from_millis)
 }
 
 /// Whether the current task runs on virtual time.
@@ -84,6 +127,31 @@ pub fn from_millis(ms: u64) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invocation_time_is_read_only_when_honoured() {
+        let custom: HashMap<String, String> =
+            [(CLIENT_CONTEXT_KEY.to_owned(), "1700000000000".to_owned())].into();
+        assert_eq!(
+            invocation_time(Some(&custom), true),
+            Some(from_millis(1_700_000_000_000))
+        );
+        assert_eq!(invocation_time(Some(&custom), false), None, "not on AWS");
+        assert_eq!(invocation_time::<std::hash::RandomState>(None, true), None);
+        let bad: HashMap<String, String> =
+            [(CLIENT_CONTEXT_KEY.to_owned(), "yesterday".to_owned())].into();
+        assert_eq!(invocation_time(Some(&bad), true), None);
+    }
+
+    #[tokio::test]
+    async fn an_invocation_without_the_variable_runs_on_the_wall_clock() {
+        // The test process never sets FLEETSHIFT_VIRTUAL_TIME: the context is ignored.
+        let custom: HashMap<String, String> =
+            [(CLIENT_CONTEXT_KEY.to_owned(), "1000".to_owned())].into();
+        let (virtual_, at) = invocation(Some(&custom), async { (is_virtual(), now()) }).await;
+        assert!(!virtual_);
+        assert!(at > from_millis(1000));
+    }
 
     #[tokio::test]
     async fn sleep_advances_only_the_branch() {

@@ -9,7 +9,12 @@ async fn main() -> Result<(), Error> {
     let deps = Deps::from_config(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
-        async move { handle(event.payload, &deps).await }
+        async move {
+            let custom = event.context.client_context.as_ref().map(|c| &c.custom);
+            // Boxed: the handler's future is deep, and one more layer of nesting overflows
+            // the compiler's layout query depth.
+            fleetshift_clock::invocation(custom, Box::pin(handle(event.payload, &deps))).await
+        }
     }))
     .await
 }

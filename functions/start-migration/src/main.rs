@@ -8,8 +8,13 @@ async fn main() -> Result<(), Error> {
     let config = fleetshift_core::clients::load().await;
     let deps = Deps::from_config(&config);
     let deps = &deps;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        handle(event.payload, deps).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let custom = event.context.client_context.as_ref().map(|c| &c.custom);
+            // Boxed: the handler's future is deep, and one more layer of nesting overflows the
+            // compiler's layout query depth.
+            fleetshift_clock::invocation(custom, Box::pin(handle(event.payload, deps))).await
+        },
+    ))
     .await
 }
