@@ -8,10 +8,13 @@
 //!   stack's bus. Events are the always-on sink, so a failed `PutEvents` is an error the state
 //!   machine retries.
 //! - **Migration Hub** (optional): Migration Hub is closed to new customers since 2025-11-07, so it
-//!   is used only when the plan or the stack enables it, and it degrades: when the account has no
-//!   home Region (`HomeRegionNotSetException`) or the role may not call it (`AccessDenied`), the
-//!   function reports `hubStatus: "unavailable"`, still publishes the event and still succeeds.
-//!   Throttling and server errors stay errors (the state machine retries them).
+//!   is used only when the plan or the stack enables it, and it degrades. In `register`, when the
+//!   account has no home Region (`HomeRegionNotSetException`) or the role may not call it
+//!   (`AccessDenied`), the function reports `hubStatus: "unavailable"`, still publishes the event
+//!   and still succeeds; throttling and server errors stay errors there (the state machine retries
+//!   them, before any WorkSpace is touched). In `update`, every Hub failure degrades (after the
+//!   SDK's own retries): a Hub outage must neither stop a migration nor lose an item's final state,
+//!   and the event carries `hubError` and `hubErrorType`.
 //!
 //! Migration Hub's limits are respected here: task names carry WorkSpace ids and bot names, never
 //! user names; `StatusDetail` is cut to 2500 characters; `ProgressPercent` is kept in 0-100; and
@@ -285,8 +288,12 @@ pub struct UpdateOutput {
     pub hub_status: HubStatus,
     /// Always true: a failed publish is an error.
     pub event_published: bool,
+    /// Why Migration Hub was not updated (`hubStatus` `unavailable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_error: Option<String>,
+    /// The `errorType` of that failure (e.g. `ThrottlingException`, `HubUnavailable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_error_type: Option<String>,
 }
 
 /// `finish`: the wave's summary.
@@ -604,13 +611,21 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
             percent,
             next_update_seconds: next,
         };
+        // An update never fails on Migration Hub: the Hub is an optional mirror, and failing here
+        // would stop the item (ReportStarted) or lose its final state (ReportCompleted/Failed)
+        // although EventBridge, the sink of record, can still take it. The SDK has already retried
+        // transient errors (BULK_SDK_MAX_ATTEMPTS); what is left is reported with the event.
         match notify_or_import(&client, &report).await {
             Ok(()) => (HubStatus::Updated, None),
-            Err(e) if degrades(&e) => {
-                warn!(task = %task_name, error = %e, "Migration Hub unavailable: reporting to EventBridge only");
-                (HubStatus::Unavailable, Some(e.to_string()))
+            Err(e) => {
+                warn!(
+                    task = %task_name,
+                    error_type = e.kind.error_type(),
+                    error = %e,
+                    "Migration Hub not updated: reporting to EventBridge only"
+                );
+                (HubStatus::Unavailable, Some(e))
             }
-            Err(e) => return Err(e.into()),
         }
     } else {
         (HubStatus::Disabled, None)
@@ -624,6 +639,10 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
         "updatedAt": now_rfc3339(),
         "hubStatus": hub_status,
     });
+    if let Some(e) = &hub_error {
+        event["hubError"] = json!(e.to_string());
+        event["hubErrorType"] = json!(e.kind.error_type());
+    }
     if let Some(d) = &detail {
         event["statusDetail"] = json!(d);
     }
@@ -635,7 +654,8 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
     Ok(UpdateOutput {
         hub_status,
         event_published: true,
-        hub_error,
+        hub_error_type: hub_error.as_ref().map(|e| e.kind.error_type().to_owned()),
+        hub_error: hub_error.map(|e| e.to_string()),
     })
 }
 
