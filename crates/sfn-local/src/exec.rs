@@ -21,6 +21,25 @@ use crate::time::{format_timestamp, parse_timestamp};
 /// The payload limit of Step Functions (256 KiB).
 pub(crate) const PAYLOAD_LIMIT: usize = 262_144;
 
+/// Whether `v` as JSON text (UTF-8 bytes) is over [`PAYLOAD_LIMIT`]. Stops serialising as soon
+/// as the limit is passed, and allocates nothing.
+pub(crate) fn over_limit(v: &Value) -> bool {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            if self.0 > PAYLOAD_LIMIT {
+                return Err(std::io::Error::other("over the payload limit"));
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Count(0), v).is_err()
+}
+
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone)]
@@ -459,6 +478,39 @@ impl Run {
         f
     }
 
+    /// A state's output (or a Parallel/Map result) over the payload limit fails the state.
+    fn limit_output(&self, st: &State, v: Value) -> Result<Value, Failure> {
+        if over_limit(&v) {
+            let mut f = Failure::new(
+                "States.DataLimitExceeded",
+                Some(format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    st.name
+                )),
+            );
+            f.runtime_in_state = true;
+            return Err(f);
+        }
+        Ok(v)
+    }
+
+    /// An input built by Parameters or ItemSelector (what a Task sends, what a branch or
+    /// iteration starts with) over the payload limit fails the state.
+    fn limit_input(&self, st: &State, v: &Value) -> Result<(), Failure> {
+        if over_limit(v) {
+            let mut f = Failure::new(
+                "States.DataLimitExceeded",
+                Some(format!(
+                    "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
+                    st.name
+                )),
+            );
+            f.runtime_in_state = true;
+            return Err(f);
+        }
+        Ok(())
+    }
+
     fn context(&self, st: &State, entered_time: SystemTime, retry: u64, br: &Branch) -> Value {
         if !st.uses_context {
             return Value::Null;
@@ -597,13 +649,13 @@ impl Run {
                 };
                 let out = st.result_path.apply(&raw, res).map_err(rt)?;
                 let out = st.output_path.apply(&out, &ctx).map_err(rt)?;
-                Ok(Step::Next(out, st.next.clone()))
+                Ok(Step::Next(self.limit_output(st, out)?, st.next.clone()))
             }
             Kind::Succeed => {
                 let ctx = self.context(st, entered_time, 0, br);
                 let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
                 let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(out, None))
+                Ok(Step::Next(self.limit_output(st, out)?, None))
             }
             Kind::Fail { error, cause } => {
                 let ctx = self.context(st, entered_time, 0, br);
@@ -660,7 +712,7 @@ impl Run {
                     }
                 };
                 let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(out, Some(next)))
+                Ok(Step::Next(self.limit_output(st, out)?, Some(next)))
             }
             Kind::Wait(w) => {
                 let ctx = self.context(st, entered_time, 0, br);
@@ -719,7 +771,7 @@ impl Run {
                 }
                 self.sleep(d).await?;
                 let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(out, st.next.clone()))
+                Ok(Step::Next(self.limit_output(st, out)?, st.next.clone()))
             }
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                 self.run_with_retry(st, raw, br, entered, entered_time)
@@ -837,7 +889,10 @@ impl Run {
             .result_path
             .apply(raw, Value::Object(m))
             .map_err(|e| self.runtime(&st.name, entered, e))?;
-        Ok(Step::Next(out, Some(c.next.clone())))
+        Ok(Step::Next(
+            self.limit_output(st, out)?,
+            Some(c.next.clone()),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -851,6 +906,11 @@ impl Run {
         br: &Branch,
     ) -> Result<Value, Failure> {
         let rt = |m: String| self.runtime(&st.name, entered, m);
+        // A Task's result was checked as the connector's output; a Parallel or Map result
+        // array is the state's own.
+        if !matches!(st.kind, Kind::Task(_)) && over_limit(&result) {
+            return self.limit_output(st, result);
+        }
         let result = match &st.result_selector {
             Some(t) => t
                 .eval(&Scope {
@@ -862,7 +922,8 @@ impl Run {
             None => result,
         };
         let out = st.result_path.apply(raw, result).map_err(rt)?;
-        st.output_path.apply(&out, ctx).map_err(rt)
+        let out = st.output_path.apply(&out, ctx).map_err(rt)?;
+        self.limit_output(st, out)
     }
 
     async fn task_attempt(
@@ -927,6 +988,7 @@ impl Run {
             }
             Resource::Other { .. } => (spec.resource.clone(), params.clone()),
         };
+        self.limit_input(st, &payload)?;
         let (res_type, res_name) = match &resource {
             Resource::LambdaDirect { .. } => ("", ""),
             Resource::LambdaInvoke => ("lambda", "invoke"),
@@ -1170,6 +1232,7 @@ impl Run {
                 .map_err(rt)?,
             None => eff,
         };
+        self.limit_input(st, &input)?;
         let started = self.emit(br, "ParallelStateStarted", None);
         let start = self.now();
         let key = br.key;
@@ -1284,27 +1347,7 @@ impl Run {
             "MapStateStarted",
             Some(("mapStateStartedEventDetails", json!({"length": n}))),
         );
-        // Each iteration's input: the item, or the ItemSelector evaluated with $$.Map.Item.
-        let mut inputs = Vec::with_capacity(n);
-        for (i, item) in items.into_iter().enumerate() {
-            match &spec.item_selector {
-                None => inputs.push(item),
-                Some(t) => {
-                    let mut c = ctx.clone();
-                    if let Value::Object(m) = &mut c {
-                        m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
-                    }
-                    inputs.push(
-                        t.eval(&Scope {
-                            input: &eff,
-                            context: &c,
-                            rng: br.draws.as_ref(),
-                        })
-                        .map_err(rt)?,
-                    );
-                }
-            }
-        }
+        let inputs = self.select_items(st, spec, items, &eff, ctx, br, entered)?;
         let width = if max == 0 {
             n.max(1)
         } else {
@@ -1406,6 +1449,40 @@ impl Run {
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 
+    /// Each iteration's input: the item, or the ItemSelector evaluated with `$$.Map.Item`.
+    #[allow(clippy::too_many_arguments)]
+    fn select_items(
+        &self,
+        st: &State,
+        spec: &MapSpec,
+        items: Vec<Value>,
+        eff: &Value,
+        ctx: &Value,
+        br: &Branch,
+        entered: u64,
+    ) -> Result<Vec<Value>, Failure> {
+        let Some(t) = &spec.item_selector else {
+            return Ok(items);
+        };
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let mut c = ctx.clone();
+            if let Value::Object(m) = &mut c {
+                m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+            }
+            let input = t
+                .eval(&Scope {
+                    input: eff,
+                    context: &c,
+                    rng: br.draws.as_ref(),
+                })
+                .map_err(|m| self.runtime(&st.name, entered, m))?;
+            self.limit_input(st, &input)?;
+            inputs.push(input);
+        }
+        Ok(inputs)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn distributed_map(
         &self,
@@ -1437,26 +1514,7 @@ impl Run {
             )),
         );
         // Item selection, then batching.
-        let mut inputs = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            match &spec.item_selector {
-                None => inputs.push(item),
-                Some(t) => {
-                    let mut c = ctx.clone();
-                    if let Value::Object(m) = &mut c {
-                        m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
-                    }
-                    inputs.push(
-                        t.eval(&Scope {
-                            input: eff,
-                            context: &c,
-                            rng: br.draws.as_ref(),
-                        })
-                        .map_err(rt)?,
-                    );
-                }
-            }
-        }
+        let mut inputs = self.select_items(st, spec, items, eff, ctx, br, entered)?;
         if let Some(per) = spec.batch_max_items {
             let per = per.max(1) as usize;
             let batch_input = match &spec.batch_input {
@@ -1481,6 +1539,9 @@ impl Run {
                     Value::Object(m)
                 })
                 .collect();
+            for b in &inputs {
+                self.limit_input(st, b)?;
+            }
         }
         let n = inputs.len();
         let width = if max == 0 {
