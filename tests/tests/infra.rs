@@ -43,8 +43,29 @@ const SDK_PREFIXES: &[(&str, &str)] = &[
 
 /// Actions an operation needs besides its own, as the AWS documentation lists them.
 const DEPENDENT_ACTIONS: &[(&str, &str)] = &[
-    // StartMigration creates or updates a Lex V2 bot that runs with the plan's v2BotRole.
+    // StartMigration creates or updates a Lex V2 bot that runs with the plan's v2BotRole, and its
+    // caller needs the Lex V1 reads and Lex V2 writes the migration makes on its behalf (Lex V1
+    // guide: "Allow a user to migrate a bot to Amazon Lex V2 APIs").
     ("lex:StartMigration", "iam:PassRole"),
+    ("lex:StartMigration", "lex:GetBot"),
+    ("lex:StartMigration", "lex:GetIntent"),
+    ("lex:StartMigration", "lex:GetSlotType"),
+    ("lex:StartMigration", "lex:BuildBotLocale"),
+    ("lex:StartMigration", "lex:CreateBot"),
+    ("lex:StartMigration", "lex:CreateBotLocale"),
+    ("lex:StartMigration", "lex:CreateIntent"),
+    ("lex:StartMigration", "lex:CreateSlot"),
+    ("lex:StartMigration", "lex:CreateSlotType"),
+    ("lex:StartMigration", "lex:DeleteIntent"),
+    ("lex:StartMigration", "lex:DeleteSlot"),
+    ("lex:StartMigration", "lex:DeleteSlotType"),
+    ("lex:StartMigration", "lex:DescribeBot"),
+    ("lex:StartMigration", "lex:DescribeBotLocale"),
+    ("lex:StartMigration", "lex:UpdateBot"),
+    ("lex:StartMigration", "lex:UpdateBotLocale"),
+    ("lex:StartMigration", "lex:UpdateIntent"),
+    ("lex:StartMigration", "lex:UpdateSlot"),
+    ("lex:StartMigration", "lex:UpdateSlotType"),
     // CreateStandbyWorkspaces tags the standby WorkSpaces with the plan's standby tags.
     (
         "workspaces:CreateStandbyWorkspaces",
