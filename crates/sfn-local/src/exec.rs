@@ -815,7 +815,7 @@ impl Run {
                     Kind::Parallel { .. } => {
                         self.emit(br, "ParallelStateFailed", None);
                     }
-                    Kind::Map(spec) if !spec.distributed => {
+                    Kind::Map(_) => {
                         self.emit(br, "MapStateFailed", None);
                     }
                     _ => {}
@@ -1336,17 +1336,17 @@ impl Run {
                 }
             }
         };
-        if spec.distributed {
-            return self
-                .distributed_map(st, spec, items, &eff, ctx, max, br, entered, raw)
-                .await;
-        }
         let n = items.len();
         let started = self.emit(
             br,
             "MapStateStarted",
             Some(("mapStateStartedEventDetails", json!({"length": n}))),
         );
+        if spec.distributed {
+            return self
+                .distributed_map(st, spec, items, &eff, ctx, max, br, entered, raw)
+                .await;
+        }
         let inputs = self.select_items(st, spec, items, &eff, ctx, br, entered)?;
         let width = if max == 0 {
             n.max(1)
@@ -1652,6 +1652,7 @@ impl Run {
             ));
         }
         self.emit(br, "MapRunSucceeded", None);
+        self.emit(br, "MapStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 }

@@ -130,6 +130,9 @@ fn engine_for(handlers: &[Value]) -> Engine {
                 .unwrap_or("id_function.py");
             stub(&engine, &format!("lambda_function_{i}_name"), file);
         }
+        // definitions whose FunctionName reads `__tbd__` had it patched to the case's function
+        // before they ran (inside Distributed Map children, where no history shows it)
+        stub(&engine, "__tbd__", files[0]);
         // the local-mocking recordings masked the function names as function_name_branchN
         for (i, file) in files.iter().enumerate() {
             stub(&engine, &format!("function_name_branch{}", i + 1), file);
@@ -358,6 +361,9 @@ fn error_payload(v: &Value) -> Option<(Value, Value)> {
 
 fn same(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
     if expected == actual {
+        return Ok(());
+    }
+    if expected == "<map_run_arn>" && at.ends_with(".mapRunArn") && actual.is_string() {
         return Ok(());
     }
     // the recordings masked timestamps in inputs
@@ -630,6 +636,34 @@ fn patch_case(c: &mut Value) -> Option<(String, String)> {
     None
 }
 
+/// The recorder masked a map run ARN's label when it was the Map state's name
+/// (`<MapRunArnPart0_0idx>`) and its id (`<MapRunArnPart1_0idx>`): put back the state's name
+/// from the `MapStateEntered` before it, and mask the id as every UUID is masked.
+fn unmask_map_run_arns(events: &mut [Value]) {
+    let mut map_state = String::new();
+    for e in events {
+        if e["type"] == "MapStateEntered" {
+            map_state = e["stateEnteredEventDetails"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+        }
+        if let Some(arn) = e
+            .get_mut("mapRunStartedEventDetails")
+            .and_then(|d| d.get_mut("mapRunArn"))
+            && let Some(s) = arn.as_str()
+        {
+            *arn = Value::String(if s == "map_run_arn" {
+                // some recordings replaced the whole ARN
+                "<map_run_arn>".to_string()
+            } else {
+                s.replace("<MapRunArnPart0_0idx>", &map_state)
+                    .replace("<MapRunArnPart1_0idx>", "<uuid>")
+            });
+        }
+    }
+}
+
 async fn run_case(c: &Value) -> Result<(), String> {
     let mut c = c.clone();
     let put_back = patch_case(&mut c);
@@ -658,7 +692,8 @@ async fn run_case(c: &Value) -> Result<(), String> {
         .iter()
         .map(|e| e.to_json())
         .collect();
-    let expected = c["expected_events"].as_array().cloned().unwrap_or_default();
+    let mut expected = c["expected_events"].as_array().cloned().unwrap_or_default();
+    unmask_map_run_arns(&mut expected);
     if expected.iter().any(|e| e["id"].is_array()) {
         recorder_parallel_transform(&mut ours);
     }
@@ -765,7 +800,9 @@ async fn conformance() {
     let mut report = String::new();
     let mut drops = Vec::new();
     let mut features: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (file, gated) in [
+    // `recorded-all.jsonl` holds the core cases again: its features are left out of the table
+    // and its failures go to a report of their own, but its count is held to the baseline too.
+    for (file, core) in [
         ("recorded-core-jsonpath.jsonl", true),
         ("choice-operators.json", true),
         ("recorded-all.jsonl", false),
@@ -775,13 +812,12 @@ async fn conformance() {
         } else {
             run_choices(file).await
         };
-        println!(
-            "conformance {file}: {}/{}{}",
-            t.passed,
-            t.total,
-            if gated { "" } else { " (informational)" }
-        );
-        if gated {
+        println!("conformance {file}: {}/{}", t.passed, t.total);
+        let want = baseline[file].as_u64().unwrap_or(0) as usize;
+        if t.passed < want {
+            drops.push(format!("{file}: {} passed, baseline {want}", t.passed));
+        }
+        if core {
             for (k, (p, n)) in &t.by_feature {
                 let e = features.entry(k.clone()).or_default();
                 e.0 += p;
@@ -789,10 +825,6 @@ async fn conformance() {
             }
             for f in &t.failures {
                 report.push_str(f);
-            }
-            let want = baseline[file].as_u64().unwrap_or(0) as usize;
-            if t.passed < want {
-                drops.push(format!("{file}: {} passed, baseline {want}", t.passed));
             }
         } else {
             std::fs::write(
