@@ -173,6 +173,13 @@ pub(crate) enum MaxConcurrency {
     Path(Query),
 }
 
+/// A Distributed Map's failure threshold: fixed, or read from the input when the state runs.
+#[derive(Debug)]
+pub(crate) enum Tolerance<T> {
+    Fixed(T),
+    Path(Query),
+}
+
 #[derive(Debug)]
 pub(crate) struct MapSpec {
     pub(crate) processor: Arc<Body>,
@@ -180,8 +187,8 @@ pub(crate) struct MapSpec {
     pub(crate) items_path: PathSel,
     pub(crate) item_selector: Option<Template>,
     pub(crate) max_concurrency: MaxConcurrency,
-    pub(crate) tolerated_percentage: Option<f64>,
-    pub(crate) tolerated_count: Option<u64>,
+    pub(crate) tolerated_percentage: Option<Tolerance<f64>>,
+    pub(crate) tolerated_count: Option<Tolerance<u64>>,
     pub(crate) batch_max_items: Option<u64>,
     pub(crate) batch_input: Option<Template>,
     pub(crate) label: Option<String>,
@@ -764,9 +771,26 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
         (None, Some(_)) => return Err(err(full, "MaxConcurrencyPath must be a string")),
         (None, None) => MaxConcurrency::Fixed(0),
     };
-    let tolerated_percentage = match o.get("ToleratedFailurePercentage") {
-        None => None,
-        Some(v) => Some(
+    let tolerance_path = |k: &str| -> Result<Option<Query>, DefinitionError> {
+        match o.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Query::parse(s, false)
+                .map(Some)
+                .map_err(|e| err(full, format!("{k}: {e}"))),
+            Some(_) => Err(err(full, format!("{k} must be a string"))),
+        }
+    };
+    let tolerated_percentage = match (
+        o.get("ToleratedFailurePercentage"),
+        tolerance_path("ToleratedFailurePercentagePath")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                full,
+                "ToleratedFailurePercentage and ToleratedFailurePercentagePath are mutually exclusive",
+            ));
+        }
+        (Some(v), None) => Some(Tolerance::Fixed(
             v.as_f64()
                 .filter(|p| (0.0..=100.0).contains(p))
                 .ok_or_else(|| {
@@ -775,14 +799,25 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
                         "ToleratedFailurePercentage must be a number from 0 to 100",
                     )
                 })?,
-        ),
+        )),
+        (None, Some(q)) => Some(Tolerance::Path(q)),
+        (None, None) => None,
     };
-    let tolerated_count = match o.get("ToleratedFailureCount") {
-        None => None,
-        Some(v) => Some(
-            v.as_u64()
-                .ok_or_else(|| err(full, "ToleratedFailureCount must be a non-negative integer"))?,
-        ),
+    let tolerated_count = match (
+        o.get("ToleratedFailureCount"),
+        tolerance_path("ToleratedFailureCountPath")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                full,
+                "ToleratedFailureCount and ToleratedFailureCountPath are mutually exclusive",
+            ));
+        }
+        (Some(v), None) => Some(Tolerance::Fixed(v.as_u64().ok_or_else(|| {
+            err(full, "ToleratedFailureCount must be a non-negative integer")
+        })?)),
+        (None, Some(q)) => Some(Tolerance::Path(q)),
+        (None, None) => None,
     };
     if !distributed
         && (tolerated_count.is_some()

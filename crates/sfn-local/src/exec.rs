@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::definition::{
     Body, Catcher, ChoiceRule, Cmp, Definition, Kind, MapSpec, MaxConcurrency, Op, Retrier, Rhs,
-    Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
+    Seconds, State, StrOrQuery, TaskSpec, Tolerance, WaitSpec,
 };
 use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
 use crate::history::HistoryEvent;
@@ -1497,6 +1497,61 @@ impl Run {
         raw: &Value,
     ) -> Result<Value, Failure> {
         let rt = |m: String| self.runtime(&st.name, entered, m);
+        let scope = Scope {
+            input: eff,
+            context: ctx,
+            rng: br.draws.as_ref(),
+        };
+        let tolerated_count = match &spec.tolerated_count {
+            None => None,
+            Some(Tolerance::Fixed(n)) => Some(*n),
+            Some(Tolerance::Path(q)) => {
+                let v = q.eval(&scope).map_err(rt)?;
+                let n = match &v {
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    v => v.as_i64(),
+                };
+                match n {
+                    Some(n) if n < 0 => {
+                        return Err(rt("ToleratedFailureCount cannot be negative.".into()));
+                    }
+                    Some(n) => Some(n as u64),
+                    None => {
+                        return Err(rt(format!(
+                            "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
+                            shown(&v),
+                            q.text()
+                        )));
+                    }
+                }
+            }
+        };
+        let tolerated_percentage = match &spec.tolerated_percentage {
+            None => None,
+            Some(Tolerance::Fixed(p)) => Some(*p),
+            Some(Tolerance::Path(q)) => {
+                let v = q.eval(&scope).map_err(rt)?;
+                let p = match &v {
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    v => v.as_f64(),
+                };
+                match p {
+                    Some(p) if !(0.0..=100.0).contains(&p) => {
+                        return Err(rt(
+                            "ToleratedFailurePercentage must be between 0 and 100.".into()
+                        ));
+                    }
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(rt(format!(
+                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid number: {}",
+                            shown(&v),
+                            q.text()
+                        )));
+                    }
+                }
+            }
+        };
         let label = spec.label.clone().unwrap_or_else(|| st.name.clone());
         let sm_name = self.rec.sm_arn.rsplit(':').next().unwrap_or_default();
         let run_id = crate::intrinsics::uuid_v4();
@@ -1605,14 +1660,14 @@ impl Run {
         let mut results = Vec::with_capacity(n);
         let mut failures: Vec<Failure> = Vec::new();
         let mut end_max = start;
+        // With both thresholds set, exceeding either one fails the run.
         let tolerated = |failed: usize| -> bool {
-            let by_count = spec.tolerated_count.map(|c| failed as u64 <= c);
-            let by_pct = spec
-                .tolerated_percentage
-                .map(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
+            let by_count = tolerated_count.map(|c| failed as u64 <= c);
+            let by_pct =
+                tolerated_percentage.map(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
             match (by_count, by_pct) {
                 (None, None) => failed == 0,
-                (a, b) => a.unwrap_or(false) || b.unwrap_or(false),
+                (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
             }
         };
         let mut over = false;
@@ -1654,6 +1709,14 @@ impl Run {
         self.emit(br, "MapRunSucceeded", None);
         self.emit(br, "MapStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
+    }
+}
+
+/// A value as AWS quotes it in a runtime error: a string bare, anything else as JSON.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        o => o.to_string(),
     }
 }
 
