@@ -196,7 +196,16 @@ pub(crate) async fn run_execution(
     };
     let mut stop = SystemTime::now();
     let (res, mut br) = if virtual_time {
-        let (r, end) = fleetshift_clock::scope(rec.start, fut).await;
+        let (mut r, mut end) = fleetshift_clock::scope(rec.start, fut).await;
+        // Whatever ran past the execution's deadline (a handler, a Distributed Map's children)
+        // does not count: the execution timed out at its deadline.
+        if let Some(d) = run.deadline
+            && end > d
+            && !matches!(&r.0, Err(f) if f.exec_timeout)
+        {
+            r.0 = Err(exec_timeout());
+            end = d;
+        }
         stop = end;
         // A caller on virtual time (a Distributed Map waiting for this child) resumes when the
         // execution ends, not when it started.
@@ -205,15 +214,7 @@ pub(crate) async fn run_execution(
     } else if let Some(t) = run.definition_timeout {
         match tokio::time::timeout(Duration::from_secs(t), fut).await {
             Ok(r) => r,
-            Err(_) => (
-                Err(Failure {
-                    error: Some("States.Timeout".into()),
-                    cause: None,
-                    exec_timeout: true,
-                    runtime_in_state: false,
-                }),
-                Branch::new(0, None, 0, None),
-            ),
+            Err(_) => (Err(exec_timeout()), Branch::new(0, None, 0, None)),
         }
     } else {
         fut.await
@@ -436,6 +437,8 @@ fn lambda_envelope(payload: Value, request_id: &str, now: SystemTime) -> Value {
 enum CallError {
     Failed(Failure),
     TimedOut,
+    /// The execution's own TimeoutSeconds ran out while the handler ran: no task event.
+    ExecTimedOut,
 }
 
 impl Run {
@@ -543,12 +546,7 @@ impl Run {
             && fleetshift_clock::now() > d
         {
             fleetshift_clock::advance_to(d);
-            return Err(Failure {
-                error: Some("States.Timeout".into()),
-                cause: None,
-                exec_timeout: true,
-                runtime_in_state: false,
-            });
+            return Err(exec_timeout());
         }
         Ok(())
     }
@@ -560,12 +558,7 @@ impl Run {
                 && fleetshift_clock::now() + d > deadline
             {
                 fleetshift_clock::advance_to(deadline);
-                return Err(Failure {
-                    error: Some("States.Timeout".into()),
-                    cause: None,
-                    exec_timeout: true,
-                    runtime_in_state: false,
-                });
+                return Err(exec_timeout());
             }
             fleetshift_clock::sleep(d).await;
         } else {
@@ -1092,9 +1085,16 @@ impl Run {
                 if self.virtual_time {
                     let start = fleetshift_clock::now();
                     let (r, end) = fleetshift_clock::scope(start, fut).await;
-                    match timeout {
-                        Some(t) if end > start + Duration::from_secs(t) => {
-                            fleetshift_clock::advance_to(start + Duration::from_secs(t));
+                    // The handler's window: its own TimeoutSeconds, or what is left of the
+                    // execution's, whichever ends first.
+                    let task_end = timeout.map(|t| start + Duration::from_secs(t));
+                    match (task_end, self.deadline) {
+                        (_, Some(d)) if end > d && task_end.is_none_or(|t| d < t) => {
+                            fleetshift_clock::advance_to(d);
+                            Err(CallError::ExecTimedOut)
+                        }
+                        (Some(t), _) if end > t => {
+                            fleetshift_clock::advance_to(t);
                             Err(CallError::TimedOut)
                         }
                         _ => {
@@ -1188,6 +1188,7 @@ impl Run {
                 }
                 Err(f)
             }
+            Err(CallError::ExecTimedOut) => Err(exec_timeout()),
             Err(CallError::TimedOut) => {
                 let f = Failure::new("States.Timeout", None);
                 if is_direct {
@@ -1709,6 +1710,16 @@ impl Run {
         self.emit(br, "MapRunSucceeded", None);
         self.emit(br, "MapStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
+    }
+}
+
+/// The execution's own TimeoutSeconds ran out: `States.Timeout`, which nothing catches.
+fn exec_timeout() -> Failure {
+    Failure {
+        error: Some("States.Timeout".into()),
+        cause: None,
+        exec_timeout: true,
+        runtime_in_state: false,
     }
 }
 

@@ -205,3 +205,85 @@ async fn task_failing_in_a_parallel_branch_is_aborted() {
         ]
     );
 }
+
+fn slow_engine() -> Engine {
+    Engine::builder()
+        .handler("slow", |v: Value| async move {
+            fleetshift_clock::sleep(Duration::from_secs(60)).await;
+            Ok::<_, TaskFailure>(v)
+        })
+        .build()
+}
+
+fn took(d: &sfn_local::ExecutionDescription) -> Duration {
+    d.stop_date.unwrap().duration_since(d.start_date).unwrap()
+}
+
+#[tokio::test]
+async fn a_handler_running_past_the_execution_timeout_times_the_execution_out() {
+    // The last state: without the cap the execution would succeed at 60 s.
+    let d = def(
+        r#"{"TimeoutSeconds":10,"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:lambda:us-east-1:123456789012:function:slow",
+        "Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true},
+        "C":{"Type":"Pass","End":true}}}"#,
+    );
+    let engine = slow_engine();
+    let sm = engine.state_machine_arn("m");
+    let out = engine.run(d, &sm, None, json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::TimedOut);
+    assert_eq!(took(&out), Duration::from_secs(10));
+    let types: Vec<&str> = engine
+        .history(&out.execution_arn)
+        .unwrap()
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "ExecutionTimedOut"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_earlier_of_task_and_execution_timeout_wins() {
+    let engine = slow_engine();
+    let sm = engine.state_machine_arn("m");
+    // the task's 5 s end first: a catchable States.Timeout
+    let d = def(
+        r#"{"TimeoutSeconds":30,"StartAt":"T","States":{"T":{"Type":"Task","TimeoutSeconds":5,
+        "Resource":"arn:aws:lambda:us-east-1:123456789012:function:slow","End":true}}}"#,
+    );
+    let out = engine.run(d, &sm, None, json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(took(&out), Duration::from_secs(5));
+    // the execution's 20 s end first
+    let d = def(
+        r#"{"TimeoutSeconds":20,"StartAt":"T","States":{"T":{"Type":"Task","TimeoutSeconds":50,
+        "Resource":"arn:aws:lambda:us-east-1:123456789012:function:slow","End":true}}}"#,
+    );
+    let out = engine.run(d, &sm, None, json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::TimedOut);
+    assert_eq!(took(&out), Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn children_running_past_the_execution_timeout_time_the_parent_out() {
+    // A Distributed Map's children have no deadline of their own; the parent ends at its own.
+    let d = def(
+        r#"{"TimeoutSeconds":100,"StartAt":"M","States":{"M":{"Type":"Map","End":true,
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+          "StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}}}}"#,
+    );
+    let engine = Engine::builder().build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine.run(d, &sm, None, json!([1])).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::TimedOut);
+    assert_eq!(took(&out), Duration::from_secs(100));
+}
