@@ -22,6 +22,12 @@ pub const MAX_WORKSPACES_PER_WAVE: usize = 400;
 pub const MAX_CONCURRENT_MIGRATIONS: u32 = 25;
 /// Longest wave id, so that `<waveId>-<hash>` fits Step Functions' 80-character execution names.
 pub const MAX_WAVE_ID_LEN: usize = 63;
+/// Step Functions keeps at most 25,000 events in an execution's history; past that the execution
+/// fails. A poll (Wait, Task, Choice) writes 9, so one execution may poll at most this many times,
+/// which leaves room for the retries and the other states:
+/// - a WorkSpace's child execution polls its migration;
+/// - the wave's own execution polls the image import and every Lex bot migration.
+pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
 /// Migration Hub's progress update stream used when the plan names none.
 pub const DEFAULT_PROGRESS_UPDATE_STREAM: &str = "fleetshift";
 
@@ -441,6 +447,64 @@ impl Plan {
             1,
             24 * 60,
         );
+        self.check_history_budget(v);
+    }
+
+    /// Polls a loop makes at most: the first after `first` seconds, then every `every` seconds
+    /// until `deadline_minutes`.
+    fn polls(first: u32, every: u32, deadline_minutes: u32) -> u64 {
+        let span = (u64::from(deadline_minutes) * 60).saturating_sub(u64::from(first));
+        1 + span.div_ceil(u64::from(every.max(1)))
+    }
+
+    /// Rejects polling that would overflow an execution's 25,000-event history (the execution
+    /// would fail mid-wave, leaving its WorkSpaces unreported).
+    fn check_history_budget(&self, v: &mut Violations) {
+        let p = &self.polling;
+        let migration = Self::polls(
+            p.migration_first_check_seconds,
+            p.migration_interval_seconds,
+            p.migration_deadline_minutes,
+        );
+        if migration > MAX_POLLS_PER_EXECUTION {
+            v.push(
+                "polling.migrationIntervalSeconds",
+                format!(
+                    "with polling.migrationDeadlineMinutes {} a migration is checked up to {migration} times, and a WorkSpace's execution has room for at most {MAX_POLLS_PER_EXECUTION} checks (Step Functions' 25,000-event history): raise the interval or shorten the deadline",
+                    p.migration_deadline_minutes
+                ),
+            );
+        }
+        let image = if self.image.is_some() {
+            Self::polls(
+                p.image_poll_seconds,
+                p.image_poll_seconds,
+                p.image_deadline_minutes,
+            )
+        } else {
+            0
+        };
+        let per_bot = Self::polls(
+            p.bot_poll_seconds,
+            p.bot_poll_seconds,
+            p.bot_deadline_minutes,
+        );
+        let bots = per_bot * self.lex_bots.len() as u64;
+        if image + bots > MAX_POLLS_PER_EXECUTION {
+            let field = if bots >= image {
+                "polling.botPollSeconds"
+            } else {
+                "polling.imagePollSeconds"
+            };
+            v.push(
+                field,
+                format!(
+                    "the wave's own execution would poll up to {} times ({image} for the image import, {per_bot} for each of {} Lex bots), and it has room for at most {MAX_POLLS_PER_EXECUTION} (Step Functions' 25,000-event history): poll less often, shorten the deadlines, or move bots to another wave",
+                    image + bots,
+                    self.lex_bots.len()
+                ),
+            );
+        }
     }
 
     fn normalise(&mut self) {
@@ -607,6 +671,52 @@ mod tests {
                 .any(|x| x.field == "workspaces" && x.rule.contains("at most 400")),
             "{v}"
         );
+    }
+
+    #[test]
+    fn polling_that_would_overflow_the_execution_history_is_rejected() {
+        // Defaults are far inside the budget: 1 + (90 min - 60 min) / 10 min = 4 checks.
+        assert_eq!(Plan::polls(3600, 600, 90), 4);
+        assert!(Plan::parse(&valid()).is_ok());
+
+        // A day of checks every 30 s: 2,761 checks in one WorkSpace's execution.
+        let mut p = valid();
+        p["polling"] = json!({"migrationIntervalSeconds": 30, "migrationDeadlineMinutes": 1440});
+        let v = Plan::parse(&p).unwrap_err();
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == "polling.migrationIntervalSeconds"
+                    && x.rule.contains("2761 times")
+                    && x.rule.contains("25,000-event")),
+            "{v}"
+        );
+
+        // A week of image polls every 30 s: 20,160 polls in the wave's execution.
+        let mut p = valid();
+        p["image"] = json!({"imageId": "wsi-abcd12345"});
+        p["polling"] = json!({"imagePollSeconds": 30, "imageDeadlineMinutes": 10080});
+        let v = Plan::parse(&p).unwrap_err();
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == "polling.imagePollSeconds" && x.rule.contains("20160")),
+            "{v}"
+        );
+        // Without an image, those settings poll nothing.
+        p.as_object_mut().unwrap().remove("image");
+        assert!(Plan::parse(&p).is_ok());
+
+        // Bots add up: 40 bots x 61 polls (default 60 s for 60 min) = 2,440.
+        let bot = |i: usize| json!({"v1BotName": format!("Bot{}", "x".repeat(i % 5 + 1)), "v1BotVersion": i.to_string(), "v2BotName": format!("bot-{i}"), "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"});
+        let mut p = valid();
+        p["lexBots"] = json!((0..40).map(bot).collect::<Vec<_>>());
+        let v = Plan::parse(&p).unwrap_err();
+        assert!(
+            v.0.iter()
+                .any(|x| x.field == "polling.botPollSeconds" && x.rule.contains("40 Lex bots")),
+            "{v}"
+        );
+        p["lexBots"] = json!((0..20).map(bot).collect::<Vec<_>>());
+        assert!(Plan::parse(&p).is_ok(), "20 bots fit");
     }
 
     #[test]
