@@ -426,10 +426,13 @@ fn error_equals(
         .map(|v| v.as_str().map(str::to_string))
         .collect::<Option<_>>()
         .ok_or_else(|| err(state, format!("{what}: ErrorEquals must hold strings")))?;
-    if let Some(pos) = names.iter().position(|n| n == "States.ALL")
-        && names.len() > 1
-    {
-        let _ = pos;
+    if names.is_empty() {
+        return Err(err(
+            state,
+            format!("{what}: ErrorEquals must name at least one error"),
+        ));
+    }
+    if names.iter().any(|n| n == "States.ALL") && names.len() > 1 {
         return Err(err(
             state,
             format!("{what}: States.ALL must appear alone in ErrorEquals"),
@@ -542,6 +545,25 @@ fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, 
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(err(full, "Catch must be an array")),
     };
+    // States.ALL matches everything: a retrier or catcher after it could never apply.
+    let all_at = |lists: Vec<&Vec<String>>| {
+        lists
+            .iter()
+            .position(|l| l.iter().any(|n| n == "States.ALL"))
+            .filter(|i| i + 1 < lists.len())
+    };
+    if let Some(i) = all_at(retry.iter().map(|r: &Retrier| &r.error_equals).collect()) {
+        return Err(err(
+            full,
+            format!("Retry[{i}]: States.ALL must appear only in the last retrier"),
+        ));
+    }
+    if let Some(i) = all_at(catch.iter().map(|c: &Catcher| &c.error_equals).collect()) {
+        return Err(err(
+            full,
+            format!("Catch[{i}]: States.ALL must appear only in the last catcher"),
+        ));
+    }
 
     let kind = match ty {
         "Pass" => Kind::Pass {
@@ -1086,5 +1108,42 @@ mod tests {
         assert!(e.message.contains("'B'"), "{e}");
         let e = Definition::parse(r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:x","End":true,"Retry":[{"ErrorEquals":["States.ALL"],"BackoffRate":0.5}]}}}"#).unwrap_err();
         assert!(e.to_string().contains("BackoffRate"), "{e}");
+    }
+
+    fn task_with(field: &str) -> String {
+        format!(
+            r#"{{"StartAt":"A","States":{{"A":{{"Type":"Task","Resource":"arn:x","End":true,{field}}},"B":{{"Type":"Pass","End":true}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn states_all_only_in_the_last_retrier_or_catcher() {
+        let e = Definition::parse(&task_with(
+            r#""Retry":[{"ErrorEquals":["States.ALL"]},{"ErrorEquals":["X"]}]"#,
+        ))
+        .unwrap_err();
+        assert_eq!(e.state, "A");
+        assert!(e.message.starts_with("Retry[0]: States.ALL"), "{e}");
+        let e = Definition::parse(&task_with(
+            r#""Catch":[{"ErrorEquals":["States.ALL"],"Next":"B"},{"ErrorEquals":["X"],"Next":"B"}]"#,
+        ))
+        .unwrap_err();
+        assert!(e.message.starts_with("Catch[0]: States.ALL"), "{e}");
+        Definition::parse(&task_with(
+            r#""Retry":[{"ErrorEquals":["X"]},{"ErrorEquals":["States.ALL"]}],
+               "Catch":[{"ErrorEquals":["X"],"Next":"B"},{"ErrorEquals":["States.ALL"],"Next":"B"}]"#,
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn error_equals_must_not_be_empty() {
+        for field in [
+            r#""Retry":[{"ErrorEquals":[]}]"#,
+            r#""Catch":[{"ErrorEquals":[],"Next":"B"}]"#,
+        ] {
+            let e = Definition::parse(&task_with(field)).unwrap_err();
+            assert!(e.message.contains("at least one error"), "{e}");
+        }
     }
 }

@@ -310,10 +310,9 @@ fn matches_error(list: &[String], f: &Failure) -> bool {
         return false;
     }
     let name = f.name();
-    list.is_empty()
-        || list.iter().any(|e| {
-            e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout")
-        })
+    list.iter().any(|e| {
+        e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout")
+    })
 }
 
 enum Resource {

@@ -592,6 +592,32 @@ fn patch_case(c: &mut Value) -> Option<(String, String)> {
             _ => {}
         }
     }
+    // A catcher recorded with `"ErrorEquals": []` is the recorder's template (`_tbd_`), filled
+    // in before it ran (AWS rejects an empty ErrorEquals): it caught the error the history shows.
+    let caught = events.iter().find_map(|e| {
+        ["lambdaFunctionFailedEventDetails", "taskFailedEventDetails"]
+            .iter()
+            .find_map(|k| e[*k]["error"].as_str())
+    });
+    if let (Some(states), Some(caught)) = (
+        c["definition"]
+            .get_mut("States")
+            .and_then(Value::as_object_mut),
+        caught,
+    ) {
+        for st in states.values_mut() {
+            for catcher in st
+                .get_mut("Catch")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if catcher["ErrorEquals"] == json!([]) {
+                    catcher["ErrorEquals"] = json!([caught]);
+                }
+            }
+        }
+    }
     // Timestamps in the inputs of Wait cases were masked as "timestamp", "<timestamp>" or
     // (TimestampPath cases) "date".
     let input_text = c["input"].to_string();
