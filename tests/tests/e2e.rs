@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use cloud_local::{Outcome, Scenario, Service};
-use fleetshift::{LocalStack, StackOptions, WaveReport, fleet_for_plan};
+use fleetshift::{LocalStack, ReadFrom, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
 use serde_json::{Value, json};
 
@@ -131,6 +131,18 @@ fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
             sources.insert(m.source_workspace_id.clone()),
             "{} was migrated twice",
             m.source_workspace_id
+        );
+    }
+    // An item reported NOT_STARTED was not started: WorkSpaces has no migration of it.
+    for w in report
+        .workspaces
+        .iter()
+        .filter(|w| w.status == "NOT_STARTED")
+    {
+        assert!(
+            !sources.contains(&w.source_workspace_id),
+            "{} is reported NOT_STARTED but was migrated: {w:?}",
+            w.source_workspace_id
         );
     }
     // A completed item's new id is the one WorkSpaces created for it.
@@ -528,6 +540,84 @@ async fn migration_hub_unavailable_still_reports_through_events() {
             .any(|c| c.service == Service::MigrationHub
                 && c.outcome.code() == Some("HomeRegionNotSetException"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpublished_summary_still_reports_each_item_with_its_real_state_and_new_id() {
+    // EventBridge refuses the summary (the `Wave Finished` event) every time, and only it: Finish
+    // fails after its retries and the wave fails with SummaryNotPublished. The items were migrated
+    // (one failed) and the report says so, read from the execution history, never NOT_STARTED.
+    let p = plan(4, json!({"standby": standby(), "lexBots": bots()}));
+    let broken = ws_id(2);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [
+            {"operation": "PutEvents", "id": fleetshift_core::events::WAVE_FINISHED,
+             "fail": {"error": "InternalException", "status": 500}},
+            {"operation": "MigrateWorkspace", "id": broken,
+             "fail": {"error": "ResourceUnavailableException"}}
+        ]}),
+    )
+    .await;
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    assert_eq!(report.error.as_deref(), Some("SummaryNotPublished"));
+    let summary_calls = stack
+        .cloud
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.operation == "PutEvents"
+                && c.target.as_deref() == Some(fleetshift_core::events::WAVE_FINISHED)
+        })
+        .count();
+    assert!(
+        summary_calls > 1,
+        "the summary was retried: {summary_calls}"
+    );
+    assert!(
+        stack
+            .cloud
+            .events()
+            .iter()
+            .all(|e| e.detail_type != fleetshift_core::events::WAVE_FINISHED)
+    );
+    let migrations = stack.cloud.migrations();
+    assert_eq!(migrations.len(), 3);
+    for w in &report.workspaces {
+        assert_eq!(w.read_from, ReadFrom::ExecutionHistory, "{w:?}");
+        if w.source_workspace_id == broken {
+            assert_eq!(w.status, "FAILED", "{w:?}");
+            assert!(
+                w.cause
+                    .as_deref()
+                    .is_some_and(|c| c.contains("ResourceUnavailable")),
+                "{w:?}"
+            );
+            continue;
+        }
+        let m = migrations
+            .iter()
+            .find(|m| m.source_workspace_id == w.source_workspace_id)
+            .expect("migrated");
+        assert_eq!(w.status, "COMPLETED", "{w:?}");
+        assert_eq!(
+            w.target_workspace_id.as_deref(),
+            Some(m.target_workspace_id.as_str())
+        );
+        assert!(
+            w.standby.as_deref().is_some_and(|s| s.starts_with("ws-")),
+            "{w:?}"
+        );
+    }
+    for b in &report.bots {
+        assert_eq!(b.read_from, ReadFrom::ExecutionHistory, "{b:?}");
+        assert_eq!(b.status, "COMPLETED", "{b:?}");
+        assert!(b.v2_bot_id.is_some(), "{b:?}");
+    }
+    let table = report.render();
+    assert!(!table.contains("NOT_STARTED"), "{table}");
+    assert!(table.contains("SummaryNotPublished"), "{table}");
+    assert!(!report.all_completed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,5 +7,5 @@ pub mod local_aws;
 pub mod report;
 pub mod stack;
 
-pub use report::WaveReport;
+pub use report::{ReadFrom, WaveReport};
 pub use stack::{LocalStack, StackError, StackOptions, fleet_for_plan};

@@ -1,14 +1,32 @@
 //! The report of a wave: per WorkSpace old id -> new id and final state with cause, standbys, bots
-//! and Migration Hub tasks, built from what the sinks received (the `Wave Finished` events), so
-//! the report and the sinks cannot disagree.
+//! and Migration Hub tasks, built from what an operator can see: the `Wave Finished` summary first;
+//! for an item the summary does not name (it was not published), the item results in the
+//! execution history, then the item's last `Migration Progress` event. An item is NOT_STARTED only
+//! when none of them shows it started.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use cloud_local::Running;
+use cloud_local::{HubTaskSnapshot, RecordedEvent};
+use fleetshift_core::events;
 use serde::Serialize;
 use serde_json::Value;
-use sfn_local::ExecutionDescription;
+use sfn_local::{ExecutionDescription, HistoryEvent};
+
+/// Where a row's outcome was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReadFrom {
+    /// The `Wave Finished` summary.
+    Summary,
+    /// The item results the wave's Map states returned, in the execution history.
+    ExecutionHistory,
+    /// The item's last `Migration Progress` event.
+    ProgressEvent,
+    /// Only the plan: nothing shows the item started.
+    Plan,
+}
 
 /// One WorkSpace's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,11 +34,13 @@ use sfn_local::ExecutionDescription;
 pub struct WorkspaceRow {
     pub source_workspace_id: String,
     pub target_workspace_id: Option<String>,
-    /// COMPLETED, FAILED, or NOT_STARTED when the wave ended before the item ran.
+    /// COMPLETED, FAILED, NOT_STARTED when nothing shows the item started, or IN_PROGRESS when it
+    /// started and the wave ended before its result was recorded.
     pub status: String,
     pub cause: Option<String>,
     /// The standby WorkSpace id, or why it failed.
     pub standby: Option<String>,
+    pub read_from: ReadFrom,
 }
 
 /// One Lex bot's outcome.
@@ -30,8 +50,10 @@ pub struct BotRow {
     pub v1_bot_name: String,
     pub v1_bot_version: String,
     pub v2_bot_id: Option<String>,
+    /// As [`WorkspaceRow::status`].
     pub status: String,
     pub cause: Option<String>,
+    pub read_from: ReadFrom,
 }
 
 /// One Migration Hub task's last state.
@@ -63,10 +85,13 @@ pub struct WaveReport {
 }
 
 impl WaveReport {
-    pub(crate) fn build(
+    /// Builds the report of a finished execution from its history and what the sinks received.
+    pub fn build(
         plan: &Value,
         done: &ExecutionDescription,
-        cloud: &Running,
+        history: &[HistoryEvent],
+        published: &[RecordedEvent],
+        hub_tasks: Vec<HubTaskSnapshot>,
         wall: Duration,
     ) -> Self {
         let wave_id = plan
@@ -74,94 +99,115 @@ impl WaveReport {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let events = cloud.events();
-        let finished: Vec<Value> = events
+        let finished: Vec<Value> = published
             .iter()
-            .filter(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
+            .filter(|e| e.detail_type == events::WAVE_FINISHED)
             .filter_map(|e| serde_json::from_str::<Value>(&e.detail).ok())
             .filter(|d| d.get("waveId").and_then(Value::as_str) == Some(wave_id.as_str()))
             .collect();
-        let mut workspaces: Vec<WorkspaceRow> = finished
-            .iter()
-            .flat_map(|d| {
-                d.get("mapping")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .map(|m| WorkspaceRow {
-                source_workspace_id: s(&m, "sourceWorkspaceId").unwrap_or_default(),
-                target_workspace_id: s(&m, "targetWorkspaceId"),
-                status: s(&m, "status").unwrap_or_else(|| "FAILED".into()),
-                cause: s(&m, "cause"),
-                standby: m.get("standby").and_then(standby_summary),
-            })
-            .collect();
-        let mut bots: Vec<BotRow> = finished
-            .iter()
-            .flat_map(|d| {
-                d.get("bots")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .map(|b| BotRow {
-                v1_bot_name: s(&b, "v1BotName").unwrap_or_default(),
-                v1_bot_version: s(&b, "v1BotVersion").unwrap_or_default(),
-                v2_bot_id: s(&b, "v2BotId"),
-                status: s(&b, "status").unwrap_or_else(|| "FAILED".into()),
-                cause: s(&b, "cause"),
-            })
-            .collect();
-        // Items the wave never reached (it failed before them) are reported, not dropped.
-        let why = done
+        let summary = |key: &str| -> Vec<Value> {
+            finished
+                .iter()
+                .flat_map(|d| {
+                    d.get(key)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        let (history_workspaces, history_bots) = history_results(history);
+        let progress = last_progress(published, &wave_id);
+        // Why an item nothing shows started did not start, or why a started one has no result.
+        let ended = done
             .cause
             .clone()
             .or_else(|| done.error.clone())
-            .map(|c| format!("not started: the wave ended first ({c})"));
-        for w in plan
-            .get("workspaces")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+            .unwrap_or_else(|| done.status.as_str().to_owned());
+
+        let mut workspaces = Vec::new();
+        let mut summary_workspaces = summary("mapping");
+        for w in planned(plan, "workspaces") {
             let id = s(w, "workspaceId").unwrap_or_default();
-            if !workspaces.iter().any(|r| r.source_workspace_id == id) {
-                workspaces.push(WorkspaceRow {
+            let named = |r: &Value| s(r, "sourceWorkspaceId").as_deref() == Some(id.as_str());
+            let row = if let Some(i) = summary_workspaces.iter().position(named) {
+                workspace_row(&summary_workspaces.remove(i), ReadFrom::Summary)
+            } else if let Some(r) = history_workspaces.iter().find(|r| named(r)) {
+                workspace_row(r, ReadFrom::ExecutionHistory)
+            } else if let Some((status, cause)) = progress
+                .get(&Item::Workspace(id.clone()))
+                .and_then(|d| progress_outcome(d, &ended))
+            {
+                WorkspaceRow {
                     source_workspace_id: id,
                     target_workspace_id: None,
-                    status: "NOT_STARTED".into(),
-                    cause: why.clone(),
+                    status,
+                    cause,
                     standby: None,
-                });
-            }
+                    read_from: ReadFrom::ProgressEvent,
+                }
+            } else {
+                WorkspaceRow {
+                    source_workspace_id: id,
+                    target_workspace_id: None,
+                    status: NOT_STARTED.into(),
+                    cause: Some(not_started(&ended)),
+                    standby: None,
+                    read_from: ReadFrom::Plan,
+                }
+            };
+            workspaces.push(row);
         }
-        for b in plan
-            .get("lexBots")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        // Rows the summary has beyond the plan stay visible.
+        workspaces.extend(
+            summary_workspaces
+                .iter()
+                .map(|r| workspace_row(r, ReadFrom::Summary)),
+        );
+
+        let mut bots = Vec::new();
+        let mut summary_bots = summary("bots");
+        for b in planned(plan, "lexBots") {
             let (name, version) = (
                 s(b, "v1BotName").unwrap_or_default(),
                 s(b, "v1BotVersion").unwrap_or_default(),
             );
-            if !bots
-                .iter()
-                .any(|r| r.v1_bot_name == name && r.v1_bot_version == version)
+            let named = |r: &Value| {
+                s(r, "v1BotName").as_deref() == Some(name.as_str())
+                    && s(r, "v1BotVersion").as_deref() == Some(version.as_str())
+            };
+            let row = if let Some(i) = summary_bots.iter().position(named) {
+                bot_row(&summary_bots.remove(i), ReadFrom::Summary)
+            } else if let Some(r) = history_bots.iter().find(|r| named(r)) {
+                bot_row(r, ReadFrom::ExecutionHistory)
+            } else if let Some((status, cause)) = progress
+                .get(&Item::Bot(name.clone(), version.clone()))
+                .and_then(|d| progress_outcome(d, &ended))
             {
-                bots.push(BotRow {
+                BotRow {
                     v1_bot_name: name,
                     v1_bot_version: version,
                     v2_bot_id: None,
-                    status: "NOT_STARTED".into(),
-                    cause: why.clone(),
-                });
-            }
+                    status,
+                    cause,
+                    read_from: ReadFrom::ProgressEvent,
+                }
+            } else {
+                BotRow {
+                    v1_bot_name: name,
+                    v1_bot_version: version,
+                    v2_bot_id: None,
+                    status: NOT_STARTED.into(),
+                    cause: Some(not_started(&ended)),
+                    read_from: ReadFrom::Plan,
+                }
+            };
+            bots.push(row);
         }
+        bots.extend(summary_bots.iter().map(|r| bot_row(r, ReadFrom::Summary)));
+
         let prefix = format!("{wave_id}-");
-        let hub_tasks = cloud
-            .hub_tasks()
+        let hub_tasks = hub_tasks
             .into_iter()
             .filter(|t| t.migration_task_name.starts_with(&prefix))
             .map(|t| HubRow {
@@ -183,7 +229,7 @@ impl WaveReport {
             workspaces,
             bots,
             hub_tasks,
-            events_published: events.len(),
+            events_published: published.len(),
             virtual_seconds,
             wall_millis: wall.as_millis() as u64,
         }
@@ -212,6 +258,25 @@ impl WaveReport {
                 out,
                 "  error: {e}: {}",
                 readable_cause(self.cause.as_deref())
+            );
+        }
+        let unsummarised = self
+            .workspaces
+            .iter()
+            .map(|w| w.read_from)
+            .chain(self.bots.iter().map(|b| b.read_from))
+            .filter(|r| matches!(r, ReadFrom::ExecutionHistory | ReadFrom::ProgressEvent))
+            .count();
+        if unsummarised > 0 {
+            let (items, are) = if unsummarised == 1 {
+                ("item", "is")
+            } else {
+                ("items", "are")
+            };
+            let _ = writeln!(
+                out,
+                "  {unsummarised} {items} {are} in no Wave Finished summary: state read from the \
+                 execution history or the last progress event"
             );
         }
         let done = self
@@ -287,6 +352,125 @@ fn readable_cause(cause: Option<&str>) -> String {
         .unwrap_or_else(|| cause.to_owned())
 }
 
+const NOT_STARTED: &str = "NOT_STARTED";
+
+/// A plan item, as the progress events name it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Item {
+    Workspace(String),
+    Bot(String, String),
+}
+
+/// The plan's entries under `key` (`workspaces`, `lexBots`).
+fn planned<'a>(plan: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    plan.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// The item results last seen in the execution history: the `workspaceResults` and `botResults`
+/// the Map states return, which the Finish state gets as its input. They survive a Finish that
+/// fails (its Catch replaces the state's data, not the history).
+fn history_results(history: &[HistoryEvent]) -> (Vec<Value>, Vec<Value>) {
+    let (mut workspaces, mut bots) = (Vec::new(), Vec::new());
+    for (_, details) in history.iter().filter_map(|e| e.details.as_ref()) {
+        for key in ["input", "output"] {
+            // Inputs and outputs are JSON text; parse only the few that can hold results.
+            let Some(text) = details.get(key).and_then(Value::as_str) else {
+                continue;
+            };
+            if !text.contains("Results\"") {
+                continue;
+            }
+            let Ok(data) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            if let Some(r) = data.get("workspaceResults").and_then(Value::as_array) {
+                workspaces = r.clone();
+            }
+            if let Some(r) = data.get("botResults").and_then(Value::as_array) {
+                bots = r.clone();
+            }
+        }
+    }
+    (workspaces, bots)
+}
+
+/// The last `Migration Progress` event of each item of the wave.
+fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Value> {
+    let mut last = HashMap::new();
+    for e in published
+        .iter()
+        .filter(|e| e.detail_type == events::ITEM_PROGRESS)
+    {
+        let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
+            continue;
+        };
+        if d.get("waveId").and_then(Value::as_str) != Some(wave_id) {
+            continue;
+        }
+        let task = d.get("task").cloned().unwrap_or_default();
+        let item = match (task.get("kind").and_then(Value::as_str), s(&task, "id")) {
+            (Some("workspace"), Some(id)) => Item::Workspace(id),
+            (Some("lexBot"), Some(id)) => Item::Bot(id, s(&task, "version").unwrap_or_default()),
+            _ => continue,
+        };
+        last.insert(item, d);
+    }
+    last
+}
+
+/// An item's state and cause from its last progress event; `None` when the event does not show
+/// it started. `ended` is why the wave ended.
+fn progress_outcome(event: &Value, ended: &str) -> Option<(String, Option<String>)> {
+    let detail = s(event, "statusDetail");
+    match event.get("status").and_then(Value::as_str)? {
+        "COMPLETED" => Some(("COMPLETED".into(), None)),
+        "FAILED" => Some((
+            "FAILED".into(),
+            Some(detail.unwrap_or_else(|| "FAILED (no detail reported)".into())),
+        )),
+        NOT_STARTED => None,
+        status => Some((
+            "IN_PROGRESS".into(),
+            Some(format!(
+                "started, but the wave ended before its result was recorded ({ended}); last \
+                 progress: {status}{}",
+                detail.map(|d| format!(": {d}")).unwrap_or_default()
+            )),
+        )),
+    }
+}
+
+fn not_started(ended: &str) -> String {
+    format!("not started: the wave ended first ({ended})")
+}
+
+/// A WorkSpace's row from a result as the Map returns it and the summary maps it.
+fn workspace_row(r: &Value, read_from: ReadFrom) -> WorkspaceRow {
+    WorkspaceRow {
+        source_workspace_id: s(r, "sourceWorkspaceId").unwrap_or_default(),
+        target_workspace_id: s(r, "targetWorkspaceId"),
+        status: s(r, "status").unwrap_or_else(|| "FAILED".into()),
+        cause: s(r, "cause"),
+        standby: r.get("standby").and_then(standby_summary),
+        read_from,
+    }
+}
+
+/// A bot's row from a result as the Map returns it and the summary lists it.
+fn bot_row(r: &Value, read_from: ReadFrom) -> BotRow {
+    BotRow {
+        v1_bot_name: s(r, "v1BotName").unwrap_or_default(),
+        v1_bot_version: s(r, "v1BotVersion").unwrap_or_default(),
+        v2_bot_id: s(r, "v2BotId"),
+        status: s(r, "status").unwrap_or_else(|| "FAILED".into()),
+        cause: s(r, "cause"),
+        read_from,
+    }
+}
+
 fn s(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
@@ -328,5 +512,170 @@ fn human(secs: u64) -> String {
         format!("{m}m {s:02}s")
     } else {
         format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use serde_json::json;
+    use sfn_local::ExecutionStatus;
+
+    use super::*;
+
+    fn aborted() -> ExecutionDescription {
+        ExecutionDescription {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:w".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            name: "w".into(),
+            status: ExecutionStatus::Aborted,
+            input: Value::Null,
+            output: None,
+            error: Some("States.Aborted".into()),
+            cause: None,
+            start_date: SystemTime::UNIX_EPOCH,
+            stop_date: Some(SystemTime::UNIX_EPOCH),
+            parent_execution_arn: None,
+        }
+    }
+
+    fn progress(task: Value, status: &str, detail: &str) -> RecordedEvent {
+        RecordedEvent {
+            event_id: String::new(),
+            source: events::SOURCE.into(),
+            detail_type: events::ITEM_PROGRESS.into(),
+            detail: json!({"waveId": "w1", "task": task, "status": status, "statusDetail": detail})
+                .to_string(),
+            resources: Vec::new(),
+            event_bus_name: "default".into(),
+            time: None,
+            received_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn history_event(details: Value) -> HistoryEvent {
+        HistoryEvent {
+            id: 1,
+            previous_event_id: 0,
+            timestamp: SystemTime::UNIX_EPOCH,
+            event_type: "MapStateExited",
+            details: Some(("stateExitedEventDetails", details)),
+        }
+    }
+
+    #[test]
+    fn without_a_summary_or_history_the_last_progress_event_decides() {
+        // A wave stopped mid-way: no summary, no Map results. What each item's last progress event
+        // shows is reported; only the item with no event at all is NOT_STARTED.
+        let plan = json!({"waveId": "w1", "workspaces": [
+            {"workspaceId": "ws-done00001"}, {"workspaceId": "ws-fail00001"},
+            {"workspaceId": "ws-busy00001"}, {"workspaceId": "ws-idle00001"}],
+            "lexBots": [{"v1BotName": "BookTrip", "v1BotVersion": "3"}]});
+        let ws = |id: &str| json!({"kind": "workspace", "id": id});
+        let published = [
+            progress(
+                ws("ws-done00001"),
+                "IN_PROGRESS",
+                "MigrateWorkspace requested",
+            ),
+            progress(ws("ws-done00001"), "COMPLETED", "migrated to ws-new000001"),
+            progress(
+                ws("ws-fail00001"),
+                "FAILED",
+                "ResourceUnavailableException: gone",
+            ),
+            progress(
+                ws("ws-busy00001"),
+                "IN_PROGRESS",
+                "MigrateWorkspace requested",
+            ),
+            progress(
+                json!({"kind": "lexBot", "id": "BookTrip", "version": "3"}),
+                "IN_PROGRESS",
+                "StartMigration requested",
+            ),
+        ];
+        let report = WaveReport::build(
+            &plan,
+            &aborted(),
+            &[],
+            &published,
+            Vec::new(),
+            Duration::ZERO,
+        );
+        let row = |id: &str| {
+            report
+                .workspaces
+                .iter()
+                .find(|w| w.source_workspace_id == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(report.workspaces.len(), 4);
+        assert_eq!(row("ws-done00001").status, "COMPLETED");
+        assert_eq!(row("ws-done00001").read_from, ReadFrom::ProgressEvent);
+        assert_eq!(row("ws-fail00001").status, "FAILED");
+        assert_eq!(
+            row("ws-fail00001").cause.as_deref(),
+            Some("ResourceUnavailableException: gone")
+        );
+        let busy = row("ws-busy00001");
+        assert_eq!(busy.status, "IN_PROGRESS");
+        assert!(
+            busy.cause.as_deref().unwrap().contains("States.Aborted"),
+            "{busy:?}"
+        );
+        assert_eq!(row("ws-idle00001").status, "NOT_STARTED");
+        assert_eq!(row("ws-idle00001").read_from, ReadFrom::Plan);
+        assert_eq!(report.bots[0].status, "IN_PROGRESS");
+        assert!(!report.all_completed());
+    }
+
+    #[test]
+    fn the_summary_comes_first_then_the_history_results() {
+        let plan = json!({"waveId": "w1", "workspaces": [
+            {"workspaceId": "ws-sum000001"}, {"workspaceId": "ws-his000001"}]});
+        let summary = RecordedEvent {
+            detail_type: events::WAVE_FINISHED.into(),
+            detail: json!({"waveId": "w1", "mapping": [{"sourceWorkspaceId": "ws-sum000001",
+                "targetWorkspaceId": "ws-new000001", "status": "COMPLETED"}]})
+            .to_string(),
+            ..progress(Value::Null, "", "")
+        };
+        let results = json!({"workspaceResults": [
+            {"sourceWorkspaceId": "ws-sum000001", "targetWorkspaceId": "ws-other0001",
+             "status": "FAILED", "cause": "x"},
+            {"sourceWorkspaceId": "ws-his000001", "targetWorkspaceId": "ws-new000002",
+             "status": "COMPLETED", "cause": null, "standby": {"pending": [
+                {"standbyWorkspaceId": "ws-stb000001"}]}}]});
+        let history = [history_event(
+            json!({"name": "MigrateWorkspaces", "output": results.to_string()}),
+        )];
+        let report = WaveReport::build(
+            &plan,
+            &aborted(),
+            &history,
+            &[summary],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        let w = &report.workspaces;
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].read_from, w[0].target_workspace_id.as_deref()),
+            (ReadFrom::Summary, Some("ws-new000001"))
+        );
+        assert_eq!(
+            (w[1].read_from, w[1].status.as_str()),
+            (ReadFrom::ExecutionHistory, "COMPLETED")
+        );
+        assert_eq!(w[1].target_workspace_id.as_deref(), Some("ws-new000002"));
+        assert_eq!(w[1].standby.as_deref(), Some("ws-stb000001"));
+        assert!(
+            report
+                .render()
+                .contains("1 item is in no Wave Finished summary")
+        );
     }
 }

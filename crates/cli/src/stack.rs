@@ -210,9 +210,17 @@ impl LocalStack {
         self.functions.invoke(function, payload).await
     }
 
-    /// Builds the report of a finished execution from what the sinks received.
+    /// Builds the report of a finished execution from its history and what the sinks received.
     pub fn report(&self, plan: &Value, done: &ExecutionDescription, wall: Duration) -> WaveReport {
-        WaveReport::build(plan, done, &self.cloud, wall)
+        let history = self.engine.history(&done.execution_arn).unwrap_or_default();
+        WaveReport::build(
+            plan,
+            done,
+            &history,
+            &self.cloud.events(),
+            self.cloud.hub_tasks(),
+            wall,
+        )
     }
 
     pub async fn shutdown(self) {
