@@ -1,0 +1,253 @@
+//! The `fleetshift` binary as an operator runs it: the README's commands, from the workspace root,
+//! with the committed examples. Exit statuses: 0 every item completed, 1 the wave ran and
+//! something did not, 2 bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The workspace root: the README's commands name paths from there.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn fleetshift(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetshift"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("fleetshift runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The WorkSpace ids examples/wave.json plans.
+fn planned_workspaces() -> Vec<String> {
+    let plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/wave.json")).expect("examples/wave.json"),
+    )
+    .expect("the example plan is JSON");
+    plan["workspaces"]
+        .as_array()
+        .expect("workspaces")
+        .iter()
+        .map(|w| w["workspaceId"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_readme_first_command_runs_the_example_wave_green() {
+    let out = fleetshift(&["local", "run", "examples/wave.json"]);
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(
+        text.starts_with("Wave wave-2026-11-finance: SUCCEEDED after "),
+        "{text}"
+    );
+    assert!(text.contains("WorkSpaces: 20 of 20 completed"), "{text}");
+    assert!(text.contains("Lex bots: 2 of 2 completed"), "{text}");
+    assert!(text.contains("Migration Hub tasks: 22"), "{text}");
+    // One table row per WorkSpace: old id -> new id, COMPLETED, a standby unless the plan says no.
+    for id in planned_workspaces() {
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&id))
+            .unwrap_or_else(|| panic!("no row for {id} in\n{text}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], "->", "{row}");
+        assert!(cells[2].starts_with("ws-"), "{row}");
+        assert_eq!(cells[3], "COMPLETED", "{row}");
+    }
+    // Not a terminal: no progress display, nothing on stderr but the log.
+    assert!(!err.contains('\r'), "{err:?}");
+}
+
+#[test]
+fn json_to_stdout_parses_and_lists_every_workspace() {
+    let out = fleetshift(&["local", "run", "examples/wave.json", "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is only the JSON report");
+    assert_eq!(report["status"], "SUCCEEDED");
+    let rows = report["workspaces"].as_array().expect("workspaces");
+    let mut listed: Vec<&str> = rows
+        .iter()
+        .map(|r| r["sourceWorkspaceId"].as_str().expect("an id"))
+        .collect();
+    listed.sort_unstable();
+    let mut planned = planned_workspaces();
+    planned.sort_unstable();
+    assert_eq!(listed, planned);
+    for r in rows {
+        assert_eq!(r["status"], "COMPLETED", "{r}");
+        assert!(
+            r["targetWorkspaceId"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("ws-"))
+        );
+        assert_eq!(r["readFrom"], "summary", "{r}");
+    }
+    assert_eq!(report["bots"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn the_flaky_scenario_exits_1_with_the_failures_in_the_table() {
+    let out = fleetshift(&[
+        "local",
+        "run",
+        "examples/wave.json",
+        "--scenario",
+        "examples/scenarios/flaky-migrations.json",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.starts_with("Wave wave-2026-11-finance: FAILED"),
+        "{text}"
+    );
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id} in\n{text}"))
+            .to_owned()
+    };
+    // ResourceUnavailable past the retries; never finished (the silent failure).
+    assert!(row("ws-1a2b1eef").contains(" FAILED "), "{text}");
+    assert!(row("ws-1a2b3dde").contains(" FAILED "), "{text}");
+    // Refused twice, then migrated; its answer lost once, then followed: both COMPLETED.
+    assert!(row("ws-1a2b0000").contains(" COMPLETED "), "{text}");
+    assert!(row("ws-1a2b7bbc").contains(" COMPLETED "), "{text}");
+    assert!(
+        row("ws-1a2b5ccd").contains("FAILED StandbyFailed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_invalid_plan_exits_2_naming_the_field_and_runs_nothing() {
+    let dir = std::env::temp_dir().join(format!("fleetshift-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("bad-plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"waveId": "bad", "bundleId": "wsb-target0001",
+            "workspaces": [{"workspaceId": "ws-good00001"}, {"workspaceId": "WS-NOT-AN-ID"}]}"#,
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    for args in [
+        vec!["local", "run", plan],
+        vec!["local", "run", plan, "--json", "-"],
+        vec!["plan", "check", plan],
+    ] {
+        let out = fleetshift(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("invalid plan"), "{err}");
+        assert!(err.contains("workspaces[1].workspaceId"), "{err}");
+        assert!(!err.contains("workspaces[0]"), "{err}");
+        // Nothing ran: no report.
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_plan_or_scenario_file_exits_2() {
+    let out = fleetshift(&["local", "run", "examples/no-such-plan.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("examples/no-such-plan.json"),
+        "{}",
+        stderr(&out)
+    );
+    let out = fleetshift(&[
+        "local",
+        "run",
+        "examples/wave.json",
+        "--scenario",
+        "examples/scenarios/no-such-scenario.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no-such-scenario.json"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plan_check_prints_the_normalised_plan() {
+    let out = fleetshift(&["plan", "check", "examples/wave.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("stdout is the plan as JSON");
+    assert_eq!(plan["waveId"], "wave-2026-11-finance");
+    assert_eq!(plan["maxConcurrency"], 10);
+    assert_eq!(
+        plan["workspaces"].as_array().map(Vec::len),
+        Some(planned_workspaces().len())
+    );
+    // Normalised: the defaults are filled in.
+    assert_eq!(plan["polling"]["migrationDeadlineMinutes"], 90);
+    assert_eq!(plan["workspaces"][0]["bundleId"], "wsb-perf00001");
+    assert_eq!(plan["workspaces"][3]["bundleId"], "wsb-perf00002");
+    let err = stderr(&out);
+    assert!(
+        err.contains("plan wave-2026-11-finance is valid: execution name wave-2026-11-finance-"),
+        "{err}"
+    );
+}
+
+/// Each example scenario, run against examples/wave.json, and the exit status it must give.
+const SCENARIOS: &[(&str, i32)] = &[
+    // ResourceUnavailable past the retries, a silent failure and a failed standby.
+    ("flaky-migrations.json", 1),
+    // The bots fail (Lex V1 gone); the WorkSpaces complete without Migration Hub.
+    ("hub-and-lex-gone.json", 1),
+    // The image gate closes: nothing is migrated.
+    ("image-import-error.json", 1),
+    // 30% of all calls throttled: the retries carry every item through.
+    ("throttling.json", 0),
+];
+
+#[test]
+fn every_example_scenario_gives_its_exit_status() {
+    let dir = root().join("examples/scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("examples/scenarios")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut known: Vec<String> = SCENARIOS.iter().map(|(f, _)| (*f).to_owned()).collect();
+    known.sort();
+    assert_eq!(
+        files, known,
+        "every example scenario has an expected exit status here"
+    );
+    for (file, code) in SCENARIOS {
+        let path = format!("examples/scenarios/{file}");
+        let out = fleetshift(&["local", "run", "examples/wave.json", "--scenario", &path]);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{file}:\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).starts_with("Wave wave-2026-11-finance: "),
+            "{file}"
+        );
+    }
+}
