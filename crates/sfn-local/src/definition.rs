@@ -173,11 +173,21 @@ pub(crate) enum MaxConcurrency {
     Path(Query),
 }
 
-/// A Distributed Map's failure threshold: fixed, or read from the input when the state runs.
+/// A Distributed Map's failure threshold or batch limit: fixed, or read from the input when the
+/// state runs.
 #[derive(Debug)]
-pub(crate) enum Tolerance<T> {
+pub(crate) enum FixedOrPath<T> {
     Fixed(T),
     Path(Query),
+}
+
+/// How a Distributed Map groups items into one child execution's input
+/// (`{"BatchInput": ..., "Items": [...]}`).
+#[derive(Debug)]
+pub(crate) struct ItemBatcher {
+    pub(crate) max_items: Option<FixedOrPath<u64>>,
+    pub(crate) max_bytes: Option<FixedOrPath<u64>>,
+    pub(crate) batch_input: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -187,10 +197,9 @@ pub(crate) struct MapSpec {
     pub(crate) items_path: PathSel,
     pub(crate) item_selector: Option<Template>,
     pub(crate) max_concurrency: MaxConcurrency,
-    pub(crate) tolerated_percentage: Option<Tolerance<f64>>,
-    pub(crate) tolerated_count: Option<Tolerance<u64>>,
-    pub(crate) batch_max_items: Option<u64>,
-    pub(crate) batch_input: Option<Template>,
+    pub(crate) tolerated_percentage: Option<FixedOrPath<f64>>,
+    pub(crate) tolerated_count: Option<FixedOrPath<u64>>,
+    pub(crate) batcher: Option<ItemBatcher>,
     pub(crate) label: Option<String>,
 }
 
@@ -812,7 +821,7 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
                 "ToleratedFailurePercentage and ToleratedFailurePercentagePath are mutually exclusive",
             ));
         }
-        (Some(v), None) => Some(Tolerance::Fixed(
+        (Some(v), None) => Some(FixedOrPath::Fixed(
             v.as_f64()
                 .filter(|p| (0.0..=100.0).contains(p))
                 .ok_or_else(|| {
@@ -822,7 +831,7 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
                     )
                 })?,
         )),
-        (None, Some(q)) => Some(Tolerance::Path(q)),
+        (None, Some(q)) => Some(FixedOrPath::Path(q)),
         (None, None) => None,
     };
     let tolerated_count = match (
@@ -835,10 +844,10 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
                 "ToleratedFailureCount and ToleratedFailureCountPath are mutually exclusive",
             ));
         }
-        (Some(v), None) => Some(Tolerance::Fixed(v.as_u64().ok_or_else(|| {
+        (Some(v), None) => Some(FixedOrPath::Fixed(v.as_u64().ok_or_else(|| {
             err(full, "ToleratedFailureCount must be a non-negative integer")
         })?)),
-        (None, Some(q)) => Some(Tolerance::Path(q)),
+        (None, Some(q)) => Some(FixedOrPath::Path(q)),
         (None, None) => None,
     };
     if !distributed
@@ -851,16 +860,9 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
             "ToleratedFailure* and ItemBatcher need ProcessorConfig.Mode DISTRIBUTED",
         ));
     }
-    let (batch_max_items, batch_input) = match o.get("ItemBatcher") {
-        None => (None, None),
-        Some(Value::Object(b)) => (
-            Some(
-                b.get("MaxItemsPerBatch")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(u64::MAX),
-            ),
-            template(full, b, "BatchInput")?,
-        ),
+    let batcher = match o.get("ItemBatcher") {
+        None => None,
+        Some(Value::Object(b)) => Some(parse_item_batcher(full, b)?),
         Some(_) => return Err(err(full, "ItemBatcher must be an object")),
     };
     let item_selector = match template(full, o, "ItemSelector")? {
@@ -875,9 +877,59 @@ fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionEr
         max_concurrency,
         tolerated_percentage,
         tolerated_count,
-        batch_max_items,
-        batch_input,
+        batcher,
         label: string_field(full, o, "Label")?,
+    })
+}
+
+fn parse_item_batcher(full: &str, b: &Map<String, Value>) -> Result<ItemBatcher, DefinitionError> {
+    check_fields(
+        &format!("{full}/ItemBatcher"),
+        b,
+        &[
+            "MaxItemsPerBatch",
+            "MaxItemsPerBatchPath",
+            "MaxInputBytesPerBatch",
+            "MaxInputBytesPerBatchPath",
+            "BatchInput",
+        ],
+    )?;
+    let limit = |k: &str, max: u64| -> Result<Option<FixedOrPath<u64>>, DefinitionError> {
+        let kp = format!("{k}Path");
+        match (b.get(k), b.get(&kp)) {
+            (Some(_), Some(_)) => Err(err(
+                full,
+                format!("ItemBatcher: {k} and {kp} are mutually exclusive"),
+            )),
+            (Some(v), None) => Ok(Some(FixedOrPath::Fixed(
+                v.as_u64()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            full,
+                            format!("ItemBatcher: {k} must be an integer from 1 to {max}"),
+                        )
+                    })?,
+            ))),
+            (None, Some(Value::String(p))) => Ok(Some(FixedOrPath::Path(
+                Query::parse(p, false).map_err(|e| err(full, format!("ItemBatcher: {kp}: {e}")))?,
+            ))),
+            (None, Some(_)) => Err(err(full, format!("ItemBatcher: {kp} must be a string"))),
+            (None, None) => Ok(None),
+        }
+    };
+    let max_items = limit("MaxItemsPerBatch", i32::MAX as u64)?;
+    let max_bytes = limit("MaxInputBytesPerBatch", 262_144)?;
+    if max_items.is_none() && max_bytes.is_none() {
+        return Err(err(
+            full,
+            "ItemBatcher needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)",
+        ));
+    }
+    Ok(ItemBatcher {
+        max_items,
+        max_bytes,
+        batch_input: template(full, b, "BatchInput")?,
     })
 }
 

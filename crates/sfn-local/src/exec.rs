@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
 use crate::definition::{
-    Body, Catcher, ChoiceRule, Cmp, Definition, Kind, MapSpec, MaxConcurrency, Op, Retrier, Rhs,
-    Seconds, State, StrOrQuery, TaskSpec, Tolerance, WaitSpec,
+    Body, Catcher, ChoiceRule, Cmp, Definition, FixedOrPath, Kind, MapSpec, MaxConcurrency, Op,
+    Retrier, Rhs, Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
 };
 use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
 use crate::history::HistoryEvent;
@@ -1504,8 +1504,8 @@ impl Run {
         };
         let tolerated_count = match &spec.tolerated_count {
             None => None,
-            Some(Tolerance::Fixed(n)) => Some(*n),
-            Some(Tolerance::Path(q)) => {
+            Some(FixedOrPath::Fixed(n)) => Some(*n),
+            Some(FixedOrPath::Path(q)) => {
                 let v = q.eval(&scope).map_err(rt)?;
                 let n = match &v {
                     Value::String(s) => s.trim().parse::<i64>().ok(),
@@ -1528,8 +1528,8 @@ impl Run {
         };
         let tolerated_percentage = match &spec.tolerated_percentage {
             None => None,
-            Some(Tolerance::Fixed(p)) => Some(*p),
-            Some(Tolerance::Path(q)) => {
+            Some(FixedOrPath::Fixed(p)) => Some(*p),
+            Some(FixedOrPath::Path(q)) => {
                 let v = q.eval(&scope).map_err(rt)?;
                 let p = match &v {
                     Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -1552,6 +1552,37 @@ impl Run {
                 }
             }
         };
+        let limit = |which: &str, v: &Option<FixedOrPath<u64>>, max: u64| match v {
+            None => Ok(None),
+            Some(FixedOrPath::Fixed(n)) => Ok(Some(*n)),
+            Some(FixedOrPath::Path(q)) => {
+                let v = q.eval(&scope).map_err(rt)?;
+                let n = match &v {
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    v => v.as_i64(),
+                };
+                match n {
+                    Some(n) if n >= 1 && n as u64 <= max => Ok(Some(n as u64)),
+                    Some(_) => Err(rt(format!("{which} must be from 1 to {max}."))),
+                    None => Err(rt(format!(
+                        "The {which}Path field refers to value \"{}\" which is not a valid integer: {}",
+                        shown(&v),
+                        q.text()
+                    ))),
+                }
+            }
+        };
+        let (batch_items, batch_bytes) = match &spec.batcher {
+            None => (None, None),
+            Some(b) => (
+                limit("MaxItemsPerBatch", &b.max_items, i32::MAX as u64)?,
+                limit("MaxInputBytesPerBatch", &b.max_bytes, PAYLOAD_LIMIT as u64)?,
+            ),
+        };
+        let batch_input = match spec.batcher.as_ref().and_then(|b| b.batch_input.as_ref()) {
+            Some(t) => Some(t.eval(&scope).map_err(rt)?),
+            None => None,
+        };
         let label = spec.label.clone().unwrap_or_else(|| st.name.clone());
         let sm_name = self.rec.sm_arn.rsplit(':').next().unwrap_or_default();
         let run_id = crate::intrinsics::uuid_v4();
@@ -1570,30 +1601,14 @@ impl Run {
         );
         // Item selection, then batching.
         let mut inputs = self.select_items(st, spec, items, eff, ctx, br, entered)?;
-        if let Some(per) = spec.batch_max_items {
-            let per = per.max(1) as usize;
-            let batch_input = match &spec.batch_input {
-                Some(t) => Some(
-                    t.eval(&Scope {
-                        input: eff,
-                        context: ctx,
-                        rng: br.draws.as_ref(),
-                    })
-                    .map_err(rt)?,
-                ),
-                None => None,
-            };
-            inputs = inputs
-                .chunks(per)
-                .map(|c| {
-                    let mut m = Map::new();
-                    if let Some(b) = &batch_input {
-                        m.insert("BatchInput".into(), b.clone());
-                    }
-                    m.insert("Items".into(), Value::Array(c.to_vec()));
-                    Value::Object(m)
-                })
-                .collect();
+        if spec.batcher.is_some() {
+            inputs = batches(
+                inputs,
+                batch_input,
+                batch_items.unwrap_or(u64::MAX),
+                batch_bytes,
+            )
+            .map_err(rt)?;
             for b in &inputs {
                 self.limit_input(st, b)?;
             }
@@ -1710,6 +1725,52 @@ impl Run {
         self.emit(br, "MapStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
+}
+
+/// Groups items into child inputs `{"BatchInput": ..., "Items": [...]}` of at most `max_items`
+/// items and, when given, `max_bytes` bytes of JSON text each.
+fn batches(
+    items: Vec<Value>,
+    batch_input: Option<Value>,
+    max_items: u64,
+    max_bytes: Option<u64>,
+) -> Result<Vec<Value>, String> {
+    let wrap = |items: Vec<Value>| {
+        let mut m = Map::new();
+        if let Some(b) = &batch_input {
+            m.insert("BatchInput".into(), b.clone());
+        }
+        m.insert("Items".into(), Value::Array(items));
+        Value::Object(m)
+    };
+    let len = |v: &Value| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0);
+    let empty = len(&wrap(Vec::new()));
+    let mut out = Vec::new();
+    let mut batch: Vec<Value> = Vec::new();
+    let mut size = empty;
+    for item in items {
+        let item_len = max_bytes.map(|_| len(&item)).unwrap_or(0);
+        if let Some(m) = max_bytes
+            && (empty + item_len) as u64 > m
+        {
+            return Err(format!(
+                "An item of the Map state is {} bytes in a batch, over MaxInputBytesPerBatch ({m}).",
+                empty + item_len
+            ));
+        }
+        // a comma before every item but the first
+        let too_big = max_bytes.is_some_and(|m| (size + 1 + item_len) as u64 > m);
+        if !batch.is_empty() && (batch.len() as u64 >= max_items || too_big) {
+            out.push(wrap(std::mem::take(&mut batch)));
+            size = empty;
+        }
+        size += item_len + usize::from(!batch.is_empty());
+        batch.push(item);
+    }
+    if !batch.is_empty() {
+        out.push(wrap(batch));
+    }
+    Ok(out)
 }
 
 /// The execution's own TimeoutSeconds ran out: `States.Timeout`, which nothing catches.
@@ -1904,6 +1965,36 @@ mod tests {
         assert!(!glob("a*b", "ac"));
         assert!(glob("a\\*", "a*"));
         assert!(!glob("a\\*", "ab"));
+    }
+
+    #[test]
+    fn batches_by_count_and_by_bytes() {
+        let items: Vec<Value> = (1..=5).map(|i| json!(i)).collect();
+        let b = batches(items.clone(), None, 2, None).unwrap();
+        assert_eq!(
+            b,
+            [
+                json!({"Items": [1, 2]}),
+                json!({"Items": [3, 4]}),
+                json!({"Items": [5]})
+            ]
+        );
+        // {"BatchInput":{"k":1},"Items":[1,2,3]} is 38 bytes; [1,2,3,4] would be 40
+        let with = Some(json!({"k": 1}));
+        assert_eq!(r#"{"BatchInput":{"k":1},"Items":[1,2,3]}"#.len(), 38);
+        let b = batches(items.clone(), with.clone(), u64::MAX, Some(39)).unwrap();
+        assert_eq!(
+            b,
+            [
+                json!({"BatchInput": {"k": 1}, "Items": [1, 2, 3]}),
+                json!({"BatchInput": {"k": 1}, "Items": [4, 5]})
+            ]
+        );
+        // both limits: whichever is reached first
+        let b = batches(items.clone(), with.clone(), 2, Some(39)).unwrap();
+        assert_eq!(b.len(), 3);
+        // an item that cannot fit even alone
+        assert!(batches(vec![json!("x".repeat(40))], None, 10, Some(30)).is_err());
     }
 
     #[test]

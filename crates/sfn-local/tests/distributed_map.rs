@@ -206,3 +206,86 @@ fn a_threshold_and_its_path_are_mutually_exclusive() {
         assert!(e.message.contains("mutually exclusive"), "{e}");
     }
 }
+
+/// A Distributed Map whose children return their input (a batch).
+fn batch_def(batcher: &str) -> String {
+    format!(
+        r#"{{"StartAt":"M","States":{{"M":{{"Type":"Map","ItemsPath":"$.items",
+            "ItemBatcher":{batcher},
+            "ItemProcessor":{{"ProcessorConfig":{{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"}},
+              "StartAt":"P","States":{{"P":{{"Type":"Pass","End":true}}}}}},
+            "End":true}}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn item_batcher_limits_from_the_input() {
+    let d = run(
+        &engine(),
+        &batch_def(r#"{"MaxItemsPerBatchPath":"$.per","BatchInput":{"b.$":"$.b"}}"#),
+        json!({"items": [1, 2, 3], "per": 2, "b": "x"}),
+    )
+    .await;
+    assert_eq!(
+        d.output,
+        Some(json!([
+            {"BatchInput": {"b": "x"}, "Items": [1, 2]},
+            {"BatchInput": {"b": "x"}, "Items": [3]}
+        ]))
+    );
+    // {"Items":[1,2]} is 15 bytes
+    let d = run(
+        &engine(),
+        &batch_def(r#"{"MaxInputBytesPerBatchPath":"$.bytes"}"#),
+        json!({"items": [1, 2, 3], "bytes": 15}),
+    )
+    .await;
+    assert_eq!(
+        d.output,
+        Some(json!([{"Items": [1, 2]}, {"Items": [3]}])),
+        "{d:?}"
+    );
+    let d = run(
+        &engine(),
+        &batch_def(r#"{"MaxInputBytesPerBatch":15,"MaxItemsPerBatch":1}"#),
+        json!({"items": [1, 2]}),
+    )
+    .await;
+    assert_eq!(d.output, Some(json!([{"Items": [1]}, {"Items": [2]}])));
+}
+
+#[tokio::test]
+async fn an_item_batcher_path_that_is_no_integer_is_a_runtime_error() {
+    let d = run(
+        &engine(),
+        &batch_def(r#"{"MaxItemsPerBatchPath":"$.per"}"#),
+        json!({"items": [1], "per": "some"}),
+    )
+    .await;
+    assert_eq!(d.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        d.cause.as_deref().unwrap().ends_with(
+            "The MaxItemsPerBatchPath field refers to value \"some\" which is not a valid integer: $.per"
+        ),
+        "{:?}",
+        d.cause
+    );
+}
+
+#[test]
+fn item_batcher_is_validated_at_load() {
+    for (batcher, says) in [
+        (r#"{}"#, "needs MaxItemsPerBatch"),
+        (r#"{"BatchInput":{"a":1}}"#, "needs MaxItemsPerBatch"),
+        (r#"{"MaxItemsPerBatch":2,"Extra":1}"#, "'Extra'"),
+        (
+            r#"{"MaxItemsPerBatch":2,"MaxItemsPerBatchPath":"$.n"}"#,
+            "mutually exclusive",
+        ),
+        (r#"{"MaxItemsPerBatch":0}"#, "from 1"),
+        (r#"{"MaxInputBytesPerBatch":262145}"#, "from 1 to 262144"),
+    ] {
+        let e = Definition::parse(&batch_def(batcher)).unwrap_err();
+        assert!(e.to_string().contains(says), "{batcher}: {e}");
+    }
+}
