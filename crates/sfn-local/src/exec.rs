@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::definition::{
     Body, Catcher, ChoiceRule, Cmp, Definition, FixedOrPath, Kind, MapSpec, MaxConcurrency, Op,
-    Retrier, Rhs, Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
+    Rhs, Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
 };
 use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
 use crate::history::HistoryEvent;
@@ -797,7 +797,7 @@ impl Run {
                 Ok(out) => return Ok(Step::Next(out, st.next.clone())),
                 Err(f) => f,
             };
-            if let Some(delay) = self.retry_delay(&st.retry, &mut counters, &f, br, retry_count) {
+            if let Some(delay) = self.retry_delay(st, &mut counters, &f, br, retry_count) {
                 self.sleep(delay).await?;
                 retry_count += 1;
                 continue;
@@ -819,7 +819,7 @@ impl Run {
 
     fn retry_delay(
         &self,
-        retriers: &[Retrier],
+        st: &State,
         counters: &mut [u64],
         f: &Failure,
         br: &Branch,
@@ -828,6 +828,7 @@ impl Run {
         if f.uncatchable() {
             return None;
         }
+        let retriers = &st.retry;
         let i = retriers
             .iter()
             .position(|r| matches_error(&r.error_equals, f))?;
@@ -841,9 +842,11 @@ impl Run {
         }
         counters[i] += 1;
         if r.jitter_full {
+            // Each state of a branch draws its own jitter.
             let mut rng = rand::rngs::StdRng::seed_from_u64(hash64(&[
                 self.engine.inner.seed,
                 br.key,
+                str_hash(&st.name),
                 retry_count,
             ]));
             secs = rng.random_range(0.0..=secs);

@@ -287,3 +287,44 @@ async fn children_running_past_the_execution_timeout_time_the_parent_out() {
     assert_eq!(out.status, ExecutionStatus::TimedOut);
     assert_eq!(took(&out), Duration::from_secs(100));
 }
+
+#[tokio::test]
+async fn states_of_one_branch_draw_their_own_jitter() {
+    // Two states, same retrier with FULL jitter, same branch, same retry counts.
+    let d = def(r#"{"StartAt":"A","States":{
+        "A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:busy",
+             "Retry":[{"ErrorEquals":["Busy"],"IntervalSeconds":100,"MaxAttempts":1,"JitterStrategy":"FULL"}],
+             "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":null,"Next":"B"}],"End":true},
+        "B":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:busy",
+             "Retry":[{"ErrorEquals":["Busy"],"IntervalSeconds":100,"MaxAttempts":1,"JitterStrategy":"FULL"}],
+             "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":null,"Next":"C"}],"End":true},
+        "C":{"Type":"Succeed"}}}"#);
+    let engine = Engine::builder()
+        .seed(1)
+        .handler("busy", |_: Value| async move {
+            Err::<Value, _>(TaskFailure::new("Busy", "later"))
+        })
+        .build();
+    let sm = engine.state_machine_arn("m");
+    let out = engine.run(d, &sm, Some("j"), json!({})).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let h = engine.history(&out.execution_arn).unwrap();
+    // the wait of each state: from its first failure to its second scheduling
+    let mut waits = Vec::new();
+    let mut failed_at = None;
+    for e in &h {
+        match e.event_type {
+            "LambdaFunctionFailed" => failed_at = Some(e.timestamp),
+            "LambdaFunctionScheduled" => {
+                if let Some(t) = failed_at.take() {
+                    waits.push(e.timestamp.duration_since(t).unwrap());
+                }
+            }
+            "TaskStateEntered" => failed_at = None,
+            _ => {}
+        }
+    }
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits.iter().all(|w| *w <= Duration::from_secs(100)));
+    assert_ne!(waits[0], waits[1]);
+}
