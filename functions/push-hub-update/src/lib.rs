@@ -374,6 +374,9 @@ pub struct Settings {
     pub home_region: Option<String>,
     /// `EVENT_BUS_NAME` (default `default`).
     pub event_bus_name: String,
+    /// `STANDBY_REGION`: the stack's StandbyRegion, the only Region its create-standby function may
+    /// create standby WorkSpaces in (none: any Region but the primary).
+    pub standby_region: Option<String>,
 }
 
 impl Default for Settings {
@@ -382,12 +385,14 @@ impl Default for Settings {
             hub_enabled: false,
             home_region: None,
             event_bus_name: "default".to_owned(),
+            standby_region: None,
         }
     }
 }
 
 impl Settings {
-    /// Reads `HUB_ENABLED`, `HUB_HOME_REGION` and `EVENT_BUS_NAME`, naming the variable that is wrong.
+    /// Reads `HUB_ENABLED`, `HUB_HOME_REGION`, `EVENT_BUS_NAME` and `STANDBY_REGION`, naming the
+    /// variable that is wrong.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -414,10 +419,19 @@ impl Settings {
             ));
         }
         let event_bus_name = non_empty("EVENT_BUS_NAME").unwrap_or_else(|| "default".to_owned());
+        let standby_region = non_empty("STANDBY_REGION").map(|r| r.trim().to_owned());
+        if let Some(r) = &standby_region
+            && !rules::REGION.is_match(r)
+        {
+            return Err(format!(
+                "environment variable STANDBY_REGION must be a Region name such as us-west-2 (is {r:?})"
+            ));
+        }
         Ok(Settings {
             hub_enabled,
             home_region,
             event_bus_name,
+            standby_region,
         })
     }
 }
@@ -511,6 +525,7 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
 
 async fn register(input: RegisterInput, deps: &Deps) -> Result<RegisterOutput, Error> {
     let plan = Plan::parse(&input.plan).map_err(Error::InvalidInput)?;
+    check_standby_region(&plan, deps).map_err(Error::InvalidInput)?;
     let mut hub = HubRef {
         enabled: plan.hub_enabled(deps.settings.hub_enabled),
         home_region: plan
@@ -1017,6 +1032,36 @@ fn task_names(plan: &Plan) -> Vec<String> {
     ws.chain(bots).filter(|n| seen.insert(n.clone())).collect()
 }
 
+/// The plan's standby Region against this stack, before any WorkSpace is touched: otherwise every
+/// WorkSpace would migrate and only then every standby fail.
+fn check_standby_region(plan: &Plan, deps: &Deps) -> Result<(), Violations> {
+    let mut v = Violations::default();
+    if let Some(standby) = &plan.standby {
+        let primary = deps.events.config().region().map(|r| r.as_ref().to_owned());
+        if primary.as_deref() == Some(standby.region.as_str()) {
+            v.push(
+                "standby.region",
+                format!(
+                    "must differ from the primary Region {} where the WorkSpaces are migrated: a standby WorkSpace lives in another Region",
+                    standby.region
+                ),
+            );
+        }
+        if let Some(only) = &deps.settings.standby_region
+            && *only != standby.region
+        {
+            v.push(
+                "standby.region",
+                format!(
+                    "must be {only}, the stack's StandbyRegion: its create-standby function may create standby WorkSpaces only there (is {})",
+                    standby.region
+                ),
+            );
+        }
+    }
+    v.into_result()
+}
+
 /// Whether a Migration Hub failure means "use events only" rather than "fail the state".
 fn degrades(e: &AwsError) -> bool {
     matches!(e.kind, ErrorKind::HubUnavailable | ErrorKind::AccessDenied)
@@ -1521,9 +1566,11 @@ mod tests {
             "HUB_ENABLED" => Some("TRUE".into()),
             "HUB_HOME_REGION" => Some("us-west-2".into()),
             "EVENT_BUS_NAME" => Some("fleet".into()),
+            "STANDBY_REGION" => Some("eu-west-1".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(s.standby_region.as_deref(), Some("eu-west-1"));
         assert!(s.hub_enabled);
         assert_eq!(s.home_region.as_deref(), Some("us-west-2"));
         assert_eq!(s.event_bus_name, "fleet");
@@ -1532,6 +1579,9 @@ mod tests {
         let e =
             Settings::from_lookup(|n| (n == "HUB_HOME_REGION").then(|| "home".into())).unwrap_err();
         assert!(e.contains("HUB_HOME_REGION"), "{e}");
+        let e =
+            Settings::from_lookup(|n| (n == "STANDBY_REGION").then(|| "west".into())).unwrap_err();
+        assert!(e.contains("STANDBY_REGION"), "{e}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn hub_on() -> Settings {
         hub_enabled: true,
         home_region: Some("us-west-2".into()),
         event_bus_name: "fleet-bus".into(),
+        standby_region: None,
     }
 }
 
@@ -183,6 +184,61 @@ async fn register_imports_every_item_as_not_started_and_publishes() {
     let json = serde_json::to_value(&out).unwrap();
     assert_eq!(json["hubStatus"], "registered");
     assert_eq!(json["hub"]["progressUpdateStream"], "fleetshift");
+}
+
+#[tokio::test]
+async fn register_rejects_a_standby_region_this_stack_cannot_use() {
+    // Before any WorkSpace is touched: otherwise all would migrate and then every standby fail.
+    let standby = |region: &str| json!({"region": region, "directoryId": "d-1234567890", "dataReplication": "PRIMARY_AS_SOURCE"});
+    let only_west = Settings {
+        standby_region: Some("us-west-2".into()),
+        ..settings_with_bus()
+    };
+    let cases = [
+        (
+            settings_with_bus(),
+            "us-east-1",
+            Some("must differ from the primary Region us-east-1"),
+        ),
+        (
+            only_west.clone(),
+            "eu-west-1",
+            Some("must be us-west-2, the stack's StandbyRegion"),
+        ),
+        (only_west, "us-west-2", None),
+        (settings_with_bus(), "eu-west-1", None),
+    ];
+    for (settings, region, rule) in cases {
+        let hub = HubRules::ok();
+        let events = events_ok("Wave Registered");
+        let d = Deps {
+            hub: mock_client!(aws_sdk_migrationhub, RuleMode::MatchAny, &hub.all()),
+            // The function's own Region, where the WorkSpaces are migrated.
+            events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[&events], |c| c
+                .region(aws_config::Region::new("us-east-1"))),
+            settings,
+        };
+        let mut input = fixture("register.json");
+        input["plan"]["standby"] = standby(region);
+        let res = handle(input, &d).await;
+        match rule {
+            Some(rule) => {
+                let diag = Diagnostic::from(res.unwrap_err());
+                assert_eq!(diag.error_type, "InvalidPlan", "{region}");
+                assert!(
+                    diag.error_message.contains("standby.region")
+                        && diag.error_message.contains(rule),
+                    "{region}: {}",
+                    diag.error_message
+                );
+                assert_eq!(hub.calls() + events.num_calls(), 0, "{region}: no call");
+            }
+            None => {
+                res.unwrap_or_else(|e| panic!("{region}: {e}"));
+                assert_eq!(events.num_calls(), 1, "{region}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
