@@ -4,6 +4,8 @@
 //!
 //! The binaries are the debug builds of the six function crates in this target directory; this
 //! test builds nothing. Build them first with `scripts/build-bins` (scripts/test does).
+//!
+//! Every run checks the invariants of e2e.rs (tests/tests/invariants).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -13,6 +15,9 @@ use fleetshift::functions::FUNCTIONS;
 use fleetshift::{LocalStack, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
 use serde_json::{Value, json};
+
+mod invariants;
+use invariants::check_invariants;
 
 /// target/debug (or the profile directory this test was built in): the test runs from its deps/.
 fn binaries_dir() -> PathBuf {
@@ -64,6 +69,7 @@ async fn stack_in(dir: PathBuf, plan: &Value, scenario: Value) -> LocalStack {
 async fn run(plan: &Value, scenario: Value) -> (LocalStack, WaveReport) {
     let stack = stack_in(binaries_dir(), plan, scenario).await;
     let report = stack.run_wave(plan).await.expect("execution starts");
+    check_invariants(&stack, plan, &report);
     (stack, report)
 }
 
@@ -189,6 +195,9 @@ async fn duplicate_events_through_the_start_wave_binary_start_one_execution() {
         .expect("execution exists");
     assert_eq!(done.status.as_str(), "SUCCEEDED");
     assert_eq!(stack.engine.list(&stack.state_machine_arn).len(), 1);
+    let report = stack.report(&p, &done, Duration::ZERO);
+    check_invariants(&stack, &p, &report);
+    assert!(report.all_completed(), "{}", report.render());
     stack.shutdown().await;
 }
 
@@ -223,6 +232,11 @@ async fn a_crashing_binary_is_a_runtime_exit_error_and_is_restarted() {
         assert_eq!(lambdas.processes_started("start-wave"), attempt);
     }
     assert!(stack.engine.list(&stack.state_machine_arn).is_empty());
+    // A wave started from the console does not need start-wave: it runs green on the other
+    // binaries.
+    let report = stack.run_wave(&p).await.expect("execution starts");
+    check_invariants(&stack, &p, &report);
+    assert!(report.all_completed(), "{}", report.render());
     stack.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

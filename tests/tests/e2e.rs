@@ -1,15 +1,17 @@
 //! End-to-end runs of the real state machine (state-machines/fleet-migration.asl.json) on sfn-local,
 //! with the real handlers and real SDK clients against cloud-local, failures included.
 //!
-//! Every test checks the invariants an operator relies on: each plan item ends in exactly one
-//! final state, no WorkSpace is migrated twice, and the sinks agree with the report.
-
-use std::collections::{HashMap, HashSet};
+//! Every test checks the invariants an operator relies on (tests/tests/invariants): each plan
+//! item, WorkSpace or bot, ends in exactly one final row, nothing is migrated twice, an item
+//! reported NOT_STARTED was not touched, and the sinks agree with the report.
 
 use cloud_local::{Outcome, Scenario, Service};
 use fleetshift::{LocalStack, ReadFrom, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
 use serde_json::{Value, json};
+
+mod invariants;
+use invariants::check_invariants;
 
 fn ws_id(i: usize) -> String {
     format!("ws-e2e{i:05}")
@@ -60,151 +62,6 @@ async fn run(plan: &Value, scenario: Value) -> (LocalStack, WaveReport) {
     let report = stack.run_wave(plan).await.expect("execution starts");
     check_invariants(&stack, plan, &report);
     (stack, report)
-}
-
-/// The invariants of every run.
-fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
-    // Each plan item ends in exactly one final state.
-    let planned: Vec<&str> = plan["workspaces"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|w| w["workspaceId"].as_str()).collect())
-        .unwrap_or_default();
-    let mut rows: HashMap<&str, usize> = HashMap::new();
-    for w in &report.workspaces {
-        *rows.entry(w.source_workspace_id.as_str()).or_default() += 1;
-        assert!(
-            ["COMPLETED", "FAILED", "NOT_STARTED"].contains(&w.status.as_str()),
-            "{w:?}"
-        );
-        if w.status != "COMPLETED" {
-            assert!(
-                w.cause.is_some(),
-                "a WorkSpace that did not complete says why: {w:?}"
-            );
-        }
-    }
-    assert_eq!(rows.len(), planned.len(), "{report:#?}");
-    for id in &planned {
-        assert_eq!(rows.get(id), Some(&1), "{id} appears once in the report");
-    }
-    let planned_bots = plan["lexBots"].as_array().map_or(0, Vec::len);
-    assert_eq!(report.bots.len(), planned_bots);
-
-    // When the wave reached its summary, the summary itself (not the report's filling-in) names
-    // every planned WorkSpace exactly once.
-    let finished: Vec<Value> = stack
-        .cloud
-        .events()
-        .iter()
-        .filter(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
-        .map(|e| serde_json::from_str(&e.detail).expect("summary is JSON"))
-        .collect();
-    if !finished.is_empty() {
-        let mut named: HashMap<String, usize> = HashMap::new();
-        for d in &finished {
-            for m in d["mapping"].as_array().into_iter().flatten() {
-                *named
-                    .entry(
-                        m["sourceWorkspaceId"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    )
-                    .or_default() += 1;
-            }
-        }
-        for id in &planned {
-            assert_eq!(
-                named.get(*id),
-                Some(&1),
-                "{id} in the Wave Finished summary"
-            );
-        }
-        assert_eq!(named.len(), planned.len());
-    }
-
-    // No WorkSpace is migrated twice.
-    let migrations = stack.cloud.migrations();
-    let mut sources = HashSet::new();
-    for m in &migrations {
-        assert!(
-            sources.insert(m.source_workspace_id.clone()),
-            "{} was migrated twice",
-            m.source_workspace_id
-        );
-    }
-    // An item reported NOT_STARTED was not started: WorkSpaces has no migration of it.
-    for w in report
-        .workspaces
-        .iter()
-        .filter(|w| w.status == "NOT_STARTED")
-    {
-        assert!(
-            !sources.contains(&w.source_workspace_id),
-            "{} is reported NOT_STARTED but was migrated: {w:?}",
-            w.source_workspace_id
-        );
-    }
-    // A completed item's new id is the one WorkSpaces created for it.
-    for w in report.workspaces.iter().filter(|w| w.status == "COMPLETED") {
-        let m = migrations
-            .iter()
-            .find(|m| m.source_workspace_id == w.source_workspace_id)
-            .expect("a completed item was migrated");
-        assert_eq!(
-            w.target_workspace_id.as_deref(),
-            Some(m.target_workspace_id.as_str())
-        );
-    }
-
-    // The sinks agree with the report: the last progress event of each item carries its final status.
-    let mut last: HashMap<String, String> = HashMap::new();
-    for e in stack.cloud.events() {
-        if e.detail_type != fleetshift_core::events::ITEM_PROGRESS {
-            continue;
-        }
-        let d: Value = serde_json::from_str(&e.detail).expect("event detail is JSON");
-        if let (Some(id), Some(status)) = (task_id(&d), d["status"].as_str()) {
-            last.insert(id, status.to_owned());
-        }
-    }
-    for w in report
-        .workspaces
-        .iter()
-        .filter(|w| w.status != "NOT_STARTED")
-    {
-        assert_eq!(
-            last.get(&w.source_workspace_id).map(String::as_str),
-            Some(w.status.as_str()),
-            "progress events for {}",
-            w.source_workspace_id
-        );
-    }
-    for t in &report.hub_tasks {
-        let ws = t.task.trim_start_matches("e2e-wave-");
-        let row = report
-            .workspaces
-            .iter()
-            .find(|w| w.source_workspace_id == ws);
-        if let Some(row) = row.filter(|r| r.status != "NOT_STARTED") {
-            assert_eq!(
-                t.status.as_deref(),
-                Some(row.status.as_str()),
-                "hub task {}",
-                t.task
-            );
-        }
-    }
-}
-
-/// The item a progress event is about.
-fn task_id(detail: &Value) -> Option<String> {
-    for k in ["workspaceId", "sourceWorkspaceId", "taskId", "id"] {
-        if let Some(v) = detail[k].as_str() {
-            return Some(v.to_owned());
-        }
-    }
-    detail["task"]["id"].as_str().map(str::to_owned)
 }
 
 fn calls(stack: &LocalStack, op: &str, id: &str) -> usize {
@@ -686,4 +543,10 @@ async fn invalid_plan_is_rejected_with_zero_mutating_calls() {
     // Nothing was registered, published or migrated: the plan was rejected before any call.
     assert_eq!(stack.cloud.mutating_calls(), vec![]);
     assert!(stack.cloud.migrations().is_empty());
+    check_invariants(&stack, &p, &report);
+    assert!(
+        report.workspaces.iter().all(|w| w.status == "NOT_STARTED"),
+        "{}",
+        report.render()
+    );
 }

@@ -1,0 +1,254 @@
+//! The invariants every end-to-end run keeps (e2e.rs in process, binaries.rs through the built
+//! binaries): each plan item ends in exactly one final row, nothing is migrated twice, an item
+//! reported NOT_STARTED was not touched, and the sinks agree with the report.
+
+use std::collections::{HashMap, HashSet};
+
+use fleetshift::{LocalStack, WaveReport};
+use fleetshift_core::{events, plan};
+use serde_json::Value;
+
+/// The states a report row can end in.
+const ROW_STATES: [&str; 4] = ["COMPLETED", "FAILED", "NOT_STARTED", "IN_PROGRESS"];
+
+/// A plan item as the progress events name it: `task.kind`, `task.id`, `task.version`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Item {
+    Workspace(String),
+    Bot(String, String),
+}
+
+/// Checks the invariants of one finished run of `plan` whose report is `report`.
+pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
+    let wave_id = plan["waveId"].as_str().unwrap_or_default();
+    let planned: Vec<&str> = plan["workspaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w["workspaceId"].as_str()).collect())
+        .unwrap_or_default();
+    let planned_bots: Vec<(&str, &str)> = plan["lexBots"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| Some((b["v1BotName"].as_str()?, b["v1BotVersion"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // Each plan item ends in exactly one final row, and a row that did not complete says why.
+    let mut rows: HashMap<&str, usize> = HashMap::new();
+    for w in &report.workspaces {
+        *rows.entry(w.source_workspace_id.as_str()).or_default() += 1;
+        assert!(ROW_STATES.contains(&w.status.as_str()), "{w:?}");
+        if w.status != "COMPLETED" {
+            assert!(
+                w.cause.is_some(),
+                "a WorkSpace that did not complete says why: {w:?}"
+            );
+        }
+    }
+    assert_eq!(rows.len(), planned.len(), "{report:#?}");
+    for id in &planned {
+        assert_eq!(rows.get(id), Some(&1), "{id} appears once in the report");
+    }
+    let mut bot_rows: HashMap<(&str, &str), usize> = HashMap::new();
+    for b in &report.bots {
+        *bot_rows
+            .entry((b.v1_bot_name.as_str(), b.v1_bot_version.as_str()))
+            .or_default() += 1;
+        assert!(ROW_STATES.contains(&b.status.as_str()), "{b:?}");
+        if b.status != "COMPLETED" {
+            assert!(
+                b.cause.is_some(),
+                "a bot that did not complete says why: {b:?}"
+            );
+        } else {
+            assert!(
+                b.v2_bot_id.is_some(),
+                "a completed bot names its V2 bot: {b:?}"
+            );
+        }
+    }
+    assert_eq!(bot_rows.len(), planned_bots.len(), "{:#?}", report.bots);
+    for bot in &planned_bots {
+        assert_eq!(
+            bot_rows.get(bot),
+            Some(&1),
+            "{bot:?} appears once in the report"
+        );
+    }
+
+    // When the wave reached its summary, the summary itself (not the report's filling-in) names
+    // every planned item exactly once.
+    let finished: Vec<Value> = stack
+        .cloud
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == events::WAVE_FINISHED)
+        .map(|e| serde_json::from_str(&e.detail).expect("summary is JSON"))
+        .filter(|d: &Value| d["waveId"] == wave_id)
+        .collect();
+    if !finished.is_empty() {
+        let mut named: HashMap<Item, usize> = HashMap::new();
+        for d in &finished {
+            for m in d["mapping"].as_array().into_iter().flatten() {
+                let id = m["sourceWorkspaceId"].as_str().unwrap_or_default();
+                *named.entry(Item::Workspace(id.to_owned())).or_default() += 1;
+            }
+            for b in d["bots"].as_array().into_iter().flatten() {
+                let item = Item::Bot(
+                    b["v1BotName"].as_str().unwrap_or_default().to_owned(),
+                    b["v1BotVersion"].as_str().unwrap_or_default().to_owned(),
+                );
+                *named.entry(item).or_default() += 1;
+            }
+        }
+        for id in &planned {
+            let item = Item::Workspace((*id).to_owned());
+            assert_eq!(
+                named.get(&item),
+                Some(&1),
+                "{id} in the Wave Finished summary"
+            );
+        }
+        for (name, version) in &planned_bots {
+            let item = Item::Bot((*name).to_owned(), (*version).to_owned());
+            assert_eq!(
+                named.get(&item),
+                Some(&1),
+                "{item:?} in the Wave Finished summary"
+            );
+        }
+        assert_eq!(named.len(), planned.len() + planned_bots.len());
+    }
+
+    // No WorkSpace is migrated twice, and none reported NOT_STARTED was migrated at all.
+    let migrations = stack.cloud.migrations();
+    let mut sources = HashSet::new();
+    for m in &migrations {
+        assert!(
+            sources.insert(m.source_workspace_id.clone()),
+            "{} was migrated twice",
+            m.source_workspace_id
+        );
+    }
+    for w in report
+        .workspaces
+        .iter()
+        .filter(|w| w.status == "NOT_STARTED")
+    {
+        assert!(
+            !sources.contains(&w.source_workspace_id),
+            "{} is reported NOT_STARTED but was migrated: {w:?}",
+            w.source_workspace_id
+        );
+    }
+    // A completed item's new id is the one WorkSpaces created for it.
+    for w in report.workspaces.iter().filter(|w| w.status == "COMPLETED") {
+        let m = migrations
+            .iter()
+            .find(|m| m.source_workspace_id == w.source_workspace_id)
+            .expect("a completed item was migrated");
+        assert_eq!(
+            w.target_workspace_id.as_deref(),
+            Some(m.target_workspace_id.as_str())
+        );
+    }
+    // The same for bots: no bot version migrated twice, none reported NOT_STARTED migrated, and a
+    // completed bot's migration completed.
+    let lex = stack.cloud.lex_migrations();
+    let mut bots_migrated = HashSet::new();
+    for m in &lex {
+        assert!(
+            bots_migrated.insert((m.v1_bot_name.clone(), m.v1_bot_version.clone())),
+            "{}:{} was migrated twice",
+            m.v1_bot_name,
+            m.v1_bot_version
+        );
+    }
+    for b in &report.bots {
+        let migration = lex
+            .iter()
+            .find(|m| m.v1_bot_name == b.v1_bot_name && m.v1_bot_version == b.v1_bot_version);
+        match b.status.as_str() {
+            "NOT_STARTED" => assert!(migration.is_none(), "{b:?} was migrated: {migration:?}"),
+            "COMPLETED" => assert_eq!(
+                migration.map(|m| m.status.as_str()),
+                Some("COMPLETED"),
+                "{b:?}"
+            ),
+            _ => {}
+        }
+    }
+
+    // The sinks agree with the report: the last progress event of each started item carries
+    // its reported state, and so does its Migration Hub task.
+    let mut last: HashMap<Item, String> = HashMap::new();
+    for e in stack.cloud.events() {
+        if e.detail_type != events::ITEM_PROGRESS {
+            continue;
+        }
+        let d: Value = serde_json::from_str(&e.detail).expect("event detail is JSON");
+        if d["waveId"] != wave_id {
+            continue;
+        }
+        let item = match (d["task"]["kind"].as_str(), d["task"]["id"].as_str()) {
+            (Some("workspace"), Some(id)) => Item::Workspace(id.to_owned()),
+            (Some("lexBot"), Some(id)) => Item::Bot(
+                id.to_owned(),
+                d["task"]["version"].as_str().unwrap_or_default().to_owned(),
+            ),
+            other => panic!("a progress event names its item: {other:?} in {d}"),
+        };
+        let status = d["status"].as_str().expect("a progress event has a status");
+        last.insert(item, status.to_owned());
+    }
+    let reported = report
+        .workspaces
+        .iter()
+        .map(|w| (Item::Workspace(w.source_workspace_id.clone()), &w.status))
+        .chain(report.bots.iter().map(|b| {
+            (
+                Item::Bot(b.v1_bot_name.clone(), b.v1_bot_version.clone()),
+                &b.status,
+            )
+        }));
+    for (item, status) in reported {
+        match status.as_str() {
+            "NOT_STARTED" => assert!(
+                last.get(&item).is_none_or(|s| s == "NOT_STARTED"),
+                "{item:?} is NOT_STARTED but its progress events say {:?}",
+                last.get(&item)
+            ),
+            status => assert_eq!(
+                last.get(&item).map(String::as_str),
+                Some(status),
+                "progress events for {item:?}"
+            ),
+        }
+    }
+    let hub: HashMap<&str, Option<&str>> = report
+        .hub_tasks
+        .iter()
+        .map(|t| (t.task.as_str(), t.status.as_deref()))
+        .collect();
+    let hub_rows = report
+        .workspaces
+        .iter()
+        .map(|w| {
+            (
+                plan::workspace_task_name(wave_id, &w.source_workspace_id),
+                &w.status,
+            )
+        })
+        .chain(report.bots.iter().map(|b| {
+            (
+                plan::bot_task_name(wave_id, &b.v1_bot_name, &b.v1_bot_version),
+                &b.status,
+            )
+        }));
+    for (task, status) in hub_rows.filter(|(_, s)| *s != "NOT_STARTED") {
+        if let Some(hub_status) = hub.get(task.as_str()) {
+            assert_eq!(*hub_status, Some(status.as_str()), "hub task {task}");
+        }
+    }
+}
