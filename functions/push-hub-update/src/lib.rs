@@ -152,11 +152,12 @@ pub struct UpdateInput {
     /// Free text; cut to 2500 characters for Migration Hub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_detail: Option<String>,
-    /// Clamped to 0-100.
+    /// 0-100 (Migration Hub's ProgressPercent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_percent: Option<i64>,
-    /// Raises the wave's `NextUpdateSeconds` for this update; never lowers it below the value
-    /// derived from the plan's polling settings.
+    /// Raises the wave's `NextUpdateSeconds` for this update (0 to 2147483647, Migration Hub's
+    /// range); a smaller value than the one derived from the plan's polling settings leaves that
+    /// one (a task must not show as stale while it waits on a poll).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_update_seconds: Option<i64>,
 }
@@ -606,7 +607,8 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
         .status_detail
         .as_deref()
         .map(|d| truncate_chars(d, MAX_STATUS_DETAIL_CHARS));
-    let percent = input.progress_percent.map(|p| p.clamp(0, 100) as i32);
+    // Both in range: validate_update checked them.
+    let percent = input.progress_percent.map(|p| p as i32);
     let derived = input
         .hub
         .next_update_seconds
@@ -971,6 +973,12 @@ fn validate_update(input: &UpdateInput) -> Result<(), Violations> {
     let mut v = Violations::default();
     check_wave_id(&mut v, &input.wave_id);
     check_hub(&mut v, &input.hub);
+    if let Some(p) = input.progress_percent {
+        v.range("progressPercent", p, 0, 100);
+    }
+    if let Some(n) = input.next_update_seconds {
+        v.range("nextUpdateSeconds", n, 0, i64::from(i32::MAX));
+    }
     match &input.task {
         TaskRef::Workspace { id } => v.pattern("task.id", id, &rules::WORKSPACE_ID),
         TaskRef::LexBot { id, version } => {

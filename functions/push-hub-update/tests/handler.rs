@@ -522,7 +522,7 @@ async fn update_notifies_within_hub_limits_and_publishes() {
     let d = deps(&hub.all(), &[&events], hub_on());
     let mut input = fixture("update.json");
     input["statusDetail"] = json!("x".repeat(4000));
-    input["progressPercent"] = json!(150);
+    input["progressPercent"] = json!(100);
     input["nextUpdateSeconds"] = json!(60);
 
     let Output::Update(out) = handle(input, &d).await.unwrap() else {
@@ -729,8 +729,17 @@ async fn invalid_updates_make_no_call() {
     bad_status["status"] = json!("DONE");
     let mut bad_stream = base.clone();
     bad_stream["hub"]["progressUpdateStream"] = json!("a:b");
+    let mut percent_over = base.clone();
+    percent_over["progressPercent"] = json!(140);
+    let mut percent_under = base.clone();
+    percent_under["progressPercent"] = json!(-1);
+    let mut next_negative = base.clone();
+    next_negative["nextUpdateSeconds"] = json!(-60);
     let unknown_action = json!({"action": "delete"});
     for (name, input) in [
+        ("progressPercent over 100", percent_over),
+        ("progressPercent under 0", percent_under),
+        ("negative nextUpdateSeconds", next_negative),
         ("bad task id", bad_task),
         ("unknown task kind", bad_kind),
         ("missing status", missing),
