@@ -121,7 +121,8 @@ pub enum ExecutionStatus {
     Failed,
     /// Hit the state machine's `TimeoutSeconds`.
     TimedOut,
-    /// Stopped by [`Engine::stop_execution`].
+    /// Stopped by [`Engine::stop_execution`], or abandoned: a Distributed Map child whose map
+    /// run failed or whose parent stopped, or a [`Engine::run`] its caller dropped.
     Aborted,
 }
 
@@ -204,6 +205,49 @@ pub(crate) struct ExecRecord {
 }
 
 impl ExecRecord {
+    /// Ends a running execution ABORTED with an `ExecutionAborted` event (at its last event's
+    /// time on the virtual clock). False when it had already ended.
+    pub(crate) fn mark_aborted(
+        &self,
+        clock: ClockMode,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> bool {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if s.status != ExecutionStatus::Running {
+                return false;
+            }
+            let mut details = serde_json::Map::new();
+            if let Some(e) = error {
+                details.insert("error".into(), Value::from(e));
+            }
+            if let Some(c) = cause {
+                details.insert("cause".into(), Value::from(c));
+            }
+            let now = match clock {
+                ClockMode::Real => SystemTime::now(),
+                ClockMode::Virtual { .. } => {
+                    s.events.last().map(|e| e.timestamp).unwrap_or(self.start)
+                }
+            };
+            let id = s.events.len() as u64 + 1;
+            s.events.push(HistoryEvent {
+                id,
+                previous_event_id: id - 1,
+                timestamp: now,
+                event_type: "ExecutionAborted",
+                details: Some(("executionAbortedEventDetails", Value::Object(details))),
+            });
+            s.status = ExecutionStatus::Aborted;
+            s.error = error.map(str::to_string);
+            s.cause = cause.map(str::to_string);
+            s.stop = Some(now);
+        }
+        self.done.send_replace(true);
+        true
+    }
+
     pub(crate) fn describe(&self) -> ExecutionDescription {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         ExecutionDescription {
@@ -596,41 +640,12 @@ impl Engine {
         let Some(rec) = self.record(execution_arn) else {
             return false;
         };
-        {
-            let mut s = rec.state.lock().unwrap_or_else(|e| e.into_inner());
-            if s.status != ExecutionStatus::Running {
-                return false;
-            }
-            let mut details = serde_json::Map::new();
-            if let Some(e) = error {
-                details.insert("error".into(), Value::from(e));
-            }
-            if let Some(c) = cause {
-                details.insert("cause".into(), Value::from(c));
-            }
-            let now = match self.inner.clock {
-                ClockMode::Real => SystemTime::now(),
-                ClockMode::Virtual { .. } => {
-                    s.events.last().map(|e| e.timestamp).unwrap_or(rec.start)
-                }
-            };
-            let id = s.events.len() as u64 + 1;
-            s.events.push(HistoryEvent {
-                id,
-                previous_event_id: id - 1,
-                timestamp: now,
-                event_type: "ExecutionAborted",
-                details: Some(("executionAbortedEventDetails", Value::Object(details))),
-            });
-            s.status = ExecutionStatus::Aborted;
-            s.error = error.map(str::to_string);
-            s.cause = cause.map(str::to_string);
-            s.stop = Some(now);
+        if !rec.mark_aborted(self.inner.clock, error, cause) {
+            return false;
         }
         if let Some(h) = rec.abort.lock().unwrap_or_else(|e| e.into_inner()).take() {
             h.abort();
         }
-        rec.done.send_replace(true);
         true
     }
 }

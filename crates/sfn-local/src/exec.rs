@@ -143,11 +143,23 @@ fn str_hash(s: &str) -> u64 {
     hash64(&s.bytes().map(u64::from).collect::<Vec<_>>())
 }
 
+/// Ends the execution ABORTED when the future driving it is dropped before it ends: a
+/// Distributed Map child whose map run failed or whose parent stopped, or a run its caller
+/// gave up on. A no-op once the execution has ended.
+struct AbortOnDrop(Arc<ExecRecord>, ClockMode);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.mark_aborted(self.1, None, None);
+    }
+}
+
 pub(crate) async fn run_execution(
     engine: Engine,
     definition: Arc<Definition>,
     rec: Arc<ExecRecord>,
 ) {
+    let _abort_on_drop = AbortOnDrop(rec.clone(), engine.inner.clock);
     let virtual_time = matches!(engine.inner.clock, ClockMode::Virtual { .. });
     let sm_name = rec
         .sm_arn
@@ -1628,54 +1640,56 @@ impl Run {
         let processor = Arc::new(Definition::from_body(spec.processor.clone()));
         let child_sm = &child_sm;
         let parent_arn = self.rec.arn.clone();
-        let futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>> = inputs
+        type Child<'a> = BoxFut<'a, (usize, Result<Value, Failure>, SystemTime)>;
+        let futs: Vec<Child<'_>> = inputs
             .into_iter()
-            .map(
-                |input| -> BoxFut<'_, (Result<Value, Failure>, SystemTime)> {
-                    let processor = processor.clone();
-                    let parent_arn = parent_arn.clone();
-                    Box::pin(async move {
-                        let (k, t0) = {
-                            let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
-                            let (k, _) = s
-                                .iter()
-                                .enumerate()
-                                .min_by_key(|(_, t)| **t)
-                                .unwrap_or((0, &start));
-                            let t = s[k];
-                            s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
-                            (k, t)
-                        };
-                        let child = async {
-                            let (rec, _) = self
-                                .engine
-                                .create_record(child_sm, None, input, Some(parent_arn))
-                                .map_err(|e| Failure::new("States.Runtime", Some(e.to_string())))?;
-                            run_execution(self.engine.clone(), processor, rec.clone()).await;
-                            let d = rec.describe();
-                            match d.status {
-                                ExecutionStatus::Succeeded => Ok(d.output.unwrap_or(Value::Null)),
-                                _ => Err(Failure {
-                                    error: d.error,
-                                    cause: d.cause,
-                                    exec_timeout: false,
-                                    runtime_in_state: false,
-                                }),
-                            }
-                        };
-                        let (r, end) = if self.virtual_time {
-                            fleetshift_clock::scope(t0, child).await
-                        } else {
-                            (child.await, SystemTime::now())
-                        };
-                        slots_ref.lock().unwrap_or_else(|e| e.into_inner())[k] = end;
-                        (r, end)
-                    })
-                },
-            )
+            .enumerate()
+            .map(|(i, input)| -> Child<'_> {
+                let processor = processor.clone();
+                let parent_arn = parent_arn.clone();
+                Box::pin(async move {
+                    let (k, t0) = {
+                        let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
+                        let (k, _) = s
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, t)| **t)
+                            .unwrap_or((0, &start));
+                        let t = s[k];
+                        s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+                        (k, t)
+                    };
+                    let child = async {
+                        let (rec, _) = self
+                            .engine
+                            .create_record(child_sm, None, input, Some(parent_arn))
+                            .map_err(|e| Failure::new("States.Runtime", Some(e.to_string())))?;
+                        run_execution(self.engine.clone(), processor, rec.clone()).await;
+                        let d = rec.describe();
+                        match d.status {
+                            ExecutionStatus::Succeeded => Ok(d.output.unwrap_or(Value::Null)),
+                            _ => Err(Failure {
+                                error: d.error,
+                                cause: d.cause,
+                                exec_timeout: false,
+                                runtime_in_state: false,
+                            }),
+                        }
+                    };
+                    let (r, end) = if self.virtual_time {
+                        fleetshift_clock::scope(t0, child).await
+                    } else {
+                        (child.await, SystemTime::now())
+                    };
+                    slots_ref.lock().unwrap_or_else(|e| e.into_inner())[k] = end;
+                    (i, r, end)
+                })
+            })
             .collect();
-        let mut stream = futures_util::stream::iter(futs).buffered(width);
-        let mut results = Vec::with_capacity(n);
+        // Children end in any order: a failure counts as soon as it happens, not after every
+        // earlier item's child has ended. The output keeps the items' order.
+        let mut stream = futures_util::stream::iter(futs).buffer_unordered(width);
+        let mut results: Vec<Value> = vec![Value::Null; n];
         let mut failures: Vec<Failure> = Vec::new();
         let mut end_max = start;
         // With both thresholds set, exceeding either one fails the run.
@@ -1689,12 +1703,12 @@ impl Run {
             }
         };
         let mut over = false;
-        while let Some((r, end)) = stream.next().await {
+        while let Some((i, r, end)) = stream.next().await {
             end_max = end_max.max(end);
             match r {
-                Ok(v) => results.push(v),
+                Ok(v) => results[i] = v,
                 Err(f) => {
-                    results.push(json!({"Error": f.error, "Cause": f.cause}));
+                    results[i] = json!({"Error": f.error, "Cause": f.cause});
                     failures.push(f);
                     if !tolerated(failures.len()) {
                         over = true;

@@ -289,3 +289,76 @@ fn item_batcher_is_validated_at_load() {
         assert!(e.to_string().contains(says), "{batcher}: {e}");
     }
 }
+
+/// Children that fail on a negative item and otherwise never end.
+fn stuck_engine() -> Engine {
+    Engine::builder()
+        .handler("check", |v: Value| async move {
+            if v.as_i64().is_some_and(|n| n < 0) {
+                return Err(TaskFailure::new("Negative", "below zero"));
+            }
+            std::future::pending::<()>().await;
+            Ok(v)
+        })
+        .build()
+}
+
+fn assert_aborted(engine: &Engine, child: &ExecutionDescription) {
+    assert_eq!(child.status, ExecutionStatus::Aborted, "{child:?}");
+    let h = engine.history(&child.execution_arn).unwrap();
+    assert_eq!(h.last().unwrap().event_type, "ExecutionAborted");
+    assert!(child.stop_date.is_some());
+}
+
+#[tokio::test]
+async fn children_still_running_when_the_run_fails_are_aborted() {
+    let engine = stuck_engine();
+    let d = run(
+        &engine,
+        &map_def(r#""MaxConcurrency":2,"#),
+        // the child that never ends starts first
+        json!({"items": [1, -1]}),
+    )
+    .await;
+    assert_eq!(
+        d.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let children = engine.list(&format!("{}/M", engine.state_machine_arn("dm")));
+    assert_eq!(children.len(), 2);
+    let running = children.iter().find(|c| c.input == json!(1)).unwrap();
+    assert_aborted(&engine, running);
+    let failed = children.iter().find(|c| c.input == json!(-1)).unwrap();
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+}
+
+#[tokio::test]
+async fn children_of_a_stopped_parent_are_aborted() {
+    let engine = stuck_engine();
+    let def = Arc::new(Definition::parse(&map_def("")).unwrap());
+    let sm = engine.state_machine_arn("dm");
+    let parent = engine
+        .start_execution(def, &sm, Some("p"), json!({"items": [1, 2]}))
+        .unwrap();
+    let child_sm = format!("{sm}/M");
+    while engine.list(&child_sm).len() < 2 {
+        tokio::task::yield_now().await;
+    }
+    assert!(engine.stop_execution(&parent, Some("Stop"), None));
+    // the parent's task is dropped when the runtime next gets to it
+    for _ in 0..10_000 {
+        if engine
+            .list(&child_sm)
+            .iter()
+            .all(|c| c.status != ExecutionStatus::Running)
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let children = engine.list(&child_sm);
+    assert_eq!(children.len(), 2);
+    for c in &children {
+        assert_aborted(&engine, c);
+    }
+}
