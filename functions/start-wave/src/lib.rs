@@ -32,8 +32,13 @@ pub struct Output {
     pub execution_arn: String,
     /// `<waveId>-<hash of the plan>`.
     pub execution_name: String,
-    /// True when an execution of this name existed already (a duplicate delivery).
+    /// True when an execution of this name existed already (a duplicate delivery, or the same
+    /// plan sent again).
     pub already_started: bool,
+    /// The existing execution's status (`RUNNING`, `SUCCEEDED`, `FAILED`, ...) when it existed
+    /// already and DescribeExecution answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_status: Option<String>,
 }
 
 /// The failure classes.
@@ -176,6 +181,7 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
                 execution_arn: out.execution_arn().to_owned(),
                 execution_name: name,
                 already_started: false,
+                existing_status: None,
             })
         }
         Err(err)
@@ -189,16 +195,29 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
                 code: Some("ExecutionAlreadyExists".to_owned()),
                 message: format!("cannot derive an execution ARN from {arn}"),
             })?;
-            info!(
-                execution_name = %name,
-                execution_arn = %execution_arn,
-                wave_id = %plan.wave_id,
-                "execution already exists (duplicate delivery of the same plan): nothing new started"
-            );
+            let existing_status = existing_status(deps, &execution_arn).await;
+            match existing_status.as_deref() {
+                Some("RUNNING") | Some("PENDING_REDRIVE") | None => info!(
+                    execution_name = %name,
+                    execution_arn = %execution_arn,
+                    wave_id = %plan.wave_id,
+                    status = existing_status.as_deref().unwrap_or("unknown"),
+                    "execution already exists (duplicate delivery of the same plan): nothing new started"
+                ),
+                Some(status) => warn!(
+                    execution_name = %name,
+                    execution_arn = %execution_arn,
+                    wave_id = %plan.wave_id,
+                    status,
+                    "this plan already ran and its execution ended {status}: nothing new started; \
+                     to run the wave again, send it with another waveId"
+                ),
+            }
             Ok(Output {
                 execution_arn,
                 execution_name: name,
                 already_started: true,
+                existing_status,
             })
         }
         Err(err) => {
@@ -231,6 +250,25 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
             };
             warn!(execution_name = %name, kind = ?classified.kind, error = %DisplayErrorContext(&err), "StartExecution failed");
             Err(classified.into())
+        }
+    }
+}
+
+/// The status of the execution a plan already started, so a plan sent again after its wave ended
+/// is told apart from a duplicate delivery. Best effort: `None` when DescribeExecution fails (the
+/// answer is still success: nothing new was started either way).
+async fn existing_status(deps: &Deps, execution_arn: &str) -> Option<String> {
+    match deps
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.status().as_str().to_owned()),
+        Err(err) => {
+            warn!(execution_arn, error = %DisplayErrorContext(&err), "DescribeExecution failed");
+            None
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The handler against a mocked Step Functions client.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
 use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
+use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sfn::types::error::{
     ExecutionAlreadyExists, ExecutionLimitExceeded, InvalidExecutionInput, InvalidName,
     KmsThrottlingException, StateMachineDeleting, StateMachineDoesNotExist,
@@ -57,6 +59,40 @@ fn started() -> Rule {
         })
 }
 
+/// DescribeExecution of the plan's execution answers `status`.
+fn described(status: ExecutionStatus) -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn()
+                == Some(
+                    format!(
+                        "arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{}",
+                        expected_name()
+                    )
+                    .as_str(),
+                )
+        })
+        .then_output(move || {
+            DescribeExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:x")
+                .state_machine_arn(SM_ARN)
+                .status(status.clone())
+                .start_date(DateTime::from_secs(1_763_631_000))
+                .build()
+                .unwrap()
+        })
+}
+
+fn already_exists() -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(
+            ExecutionAlreadyExists::builder()
+                .message("Execution Already Exists")
+                .build(),
+        )
+    })
+}
+
 fn error_type(err: start_wave::Error) -> String {
     Diagnostic::from(err).error_type
 }
@@ -99,14 +135,9 @@ async fn starts_the_execution_named_after_the_normalised_plan_with_the_plan_as_w
 
 #[tokio::test]
 async fn execution_already_exists_is_success() {
-    let rule = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
-        StartExecutionError::ExecutionAlreadyExists(
-            ExecutionAlreadyExists::builder()
-                .message("Execution Already Exists")
-                .build(),
-        )
-    });
-    let d = deps(&[&rule]);
+    let rule = already_exists();
+    let describe = described(ExecutionStatus::Running);
+    let d = deps(&[&rule, &describe]);
     let out = handle(event(), &d).await.unwrap();
     let name = expected_name();
     assert!(out.already_started);
@@ -115,7 +146,43 @@ async fn execution_already_exists_is_success() {
         out.execution_arn,
         format!("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{name}")
     );
+    assert_eq!(out.existing_status.as_deref(), Some("RUNNING"));
     assert_eq!(rule.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_plan_sent_again_after_its_wave_ended_says_how_it_ended() {
+    // Nothing new is started (the name is the plan's), but the answer says the earlier run FAILED,
+    // so an operator retrying a failed wave is not left thinking it started.
+    let rule = already_exists();
+    let describe = described(ExecutionStatus::Failed);
+    let d = deps(&[&rule, &describe]);
+    let out = handle(event(), &d).await.unwrap();
+    assert!(out.already_started);
+    assert_eq!(out.existing_status.as_deref(), Some("FAILED"));
+    assert_eq!(
+        serde_json::to_value(&out).unwrap()["existingStatus"],
+        "FAILED"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_describe_still_answers_success() {
+    let rule = already_exists();
+    let describe = mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| {
+        DescribeExecutionError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("no")
+                .build(),
+        )
+    });
+    let d = deps(&[&rule, &describe]);
+    let out = handle(event(), &d).await.unwrap();
+    assert!(out.already_started);
+    assert_eq!(out.existing_status, None);
+    assert_eq!(describe.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -133,7 +200,8 @@ async fn a_duplicate_delivery_names_the_same_execution() {
             StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build())
         })
         .build();
-    let d = deps(&[&rule]);
+    let describe = described(ExecutionStatus::Running);
+    let d = deps(&[&rule, &describe]);
     let first = handle(event(), &d).await.unwrap();
     // The same plan with its keys in another order and its defaults spelled out.
     let mut again = event();
