@@ -4,6 +4,7 @@
 pub mod functions;
 pub mod lambda_api;
 pub mod local_aws;
+pub mod progress;
 pub mod report;
 pub mod stack;
 

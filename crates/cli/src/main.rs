@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cloud_local::{Fleet, Scenario};
+use fleetshift::progress::{FinishedItems, bar};
 use fleetshift::{LocalStack, StackOptions, fleet_for_plan};
 use fleetshift_core::Plan;
 use serde_json::Value;
@@ -127,16 +128,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            let progress = progress(stack.clone(), &parsed);
+            let progress = std::io::stderr()
+                .is_terminal()
+                .then(|| progress_bar(stack.clone(), &parsed));
             let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
-            progress.abort();
-            let _ = progress.await;
+            if let Some(progress) = progress {
+                progress.abort();
+                let _ = progress.await;
+                let mut finished = FinishedItems::new(&parsed.wave_id);
+                let done = finished.update(&stack.cloud.events());
+                eprintln!("\r{}", bar(done, items(&parsed), BAR_WIDTH));
+            }
             if let Ok(stack) = Arc::try_unwrap(stack) {
                 // Ends the function processes of --binaries (dropping the stack would too).
                 stack.shutdown().await;
-            }
-            if std::io::stderr().is_terminal() {
-                eprintln!();
             }
             let to_stdout = json.as_deref() == Some(Path::new("-"));
             if let Some(path) = json.as_ref().filter(|_| !to_stdout) {
@@ -211,23 +216,22 @@ fn stack_options(world: &World, plan: Option<&Plan>, seed: u64) -> Result<StackO
     })
 }
 
-/// A progress line on a terminal: items that reached a final state, from the events published.
-fn progress(stack: Arc<LocalStack>, plan: &Plan) -> tokio::task::JoinHandle<()> {
-    let total = plan.workspaces.len() + plan.lex_bots.len();
+/// Cells of the progress bar.
+const BAR_WIDTH: usize = 30;
+
+fn items(plan: &Plan) -> usize {
+    plan.workspaces.len() + plan.lex_bots.len()
+}
+
+/// Redraws the progress bar on stderr (a terminal) until aborted.
+fn progress_bar(stack: Arc<LocalStack>, plan: &Plan) -> tokio::task::JoinHandle<()> {
+    let total = items(plan);
+    let mut finished = FinishedItems::new(&plan.wave_id);
     tokio::spawn(async move {
-        if !std::io::stderr().is_terminal() {
-            return;
-        }
         loop {
-            let done = stack
-                .cloud
-                .events()
-                .iter()
-                .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
-                .filter(|e| e.detail.contains("\"COMPLETED\"") || e.detail.contains("\"FAILED\""))
-                .count();
-            eprint!("\r{done}/{total} items finished");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let done = finished.update(&stack.cloud.events());
+            eprint!("\r{}", bar(done, total, BAR_WIDTH));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
 }
