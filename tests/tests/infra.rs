@@ -721,3 +721,12 @@ fn a_summary_that_cannot_be_published_fails_the_wave_loudly() {
         );
     }
 }
+
+#[test]
+fn the_bots_map_runs_as_many_bots_at_once_as_push_hub_update_assumes() {
+    // push-hub-update sizes the NOT_STARTED tasks' NextUpdateSeconds on it.
+    assert_eq!(
+        asl()["States"]["MigrateBots"]["MaxConcurrency"],
+        json!(push_hub_update::BOT_CONCURRENCY)
+    );
+}

@@ -49,6 +49,8 @@ pub const MAX_STATUS_DETAIL_CHARS: usize = 2500;
 /// machine's retriers (exponential backoff, capped delays, several attempts) can hold a task this
 /// much longer before its next report.
 pub const BACKOFF_ALLOWANCE_SECONDS: u32 = 1800;
+/// The MigrateBots Map's MaxConcurrency in the state machine.
+pub const BOT_CONCURRENCY: u32 = 2;
 /// Migration Hub calls in flight at once while registering a wave: Migration Hub throttles per
 /// account, and registration is not urgent.
 pub const HUB_CONCURRENCY: usize = 4;
@@ -539,7 +541,7 @@ async fn register(input: RegisterInput, deps: &Deps) -> Result<RegisterOutput, E
     };
     let tasks = task_names(&plan);
     let (hub_status, hub_error) = if hub.enabled {
-        match register_in_hub(&hub, &tasks, deps).await {
+        match register_in_hub(&hub, &tasks, not_started_next_update_seconds(&plan), deps).await {
             Ok(()) => {
                 info!(wave_id = %plan.wave_id, tasks = tasks.len(), "registered in Migration Hub");
                 (HubStatus::Registered, None)
@@ -1026,6 +1028,28 @@ pub fn next_update_seconds(p: &Polling) -> u32 {
         .min(i32::MAX as u32)
 }
 
+/// `NextUpdateSeconds` of the NOT_STARTED report `register` makes for every item: the last item of
+/// the wave waits that long before its first update, so none shows as stale while it queues. The
+/// wave waits on the image gate, then runs its WorkSpaces `maxConcurrency` at a time (each taking
+/// up to the migration deadline plus one poll), then its Lex bots two at a time.
+pub fn not_started_next_update_seconds(plan: &Plan) -> u32 {
+    let p = &plan.polling;
+    let rounds = |items: usize, at_once: u32| (items as u64).div_ceil(u64::from(at_once.max(1)));
+    let image = if plan.image.is_some() {
+        u64::from(p.image_deadline_minutes) * 60 + u64::from(p.image_poll_seconds)
+    } else {
+        0
+    };
+    let workspaces = rounds(plan.workspaces.len(), plan.max_concurrency)
+        * (u64::from(p.migration_deadline_minutes) * 60 + u64::from(p.migration_interval_seconds));
+    let bots = rounds(plan.lex_bots.len(), BOT_CONCURRENCY)
+        * (u64::from(p.bot_deadline_minutes) * 60 + u64::from(p.bot_poll_seconds));
+    let queued = image + workspaces + bots + u64::from(BACKOFF_ALLOWANCE_SECONDS);
+    queued
+        .max(u64::from(next_update_seconds(p)))
+        .min(i32::MAX as u64) as u32
+}
+
 /// The task names of every item of a plan (ids only: no personal data).
 fn task_names(plan: &Plan) -> Vec<String> {
     let ws = plan
@@ -1075,7 +1099,12 @@ fn degrades(e: &AwsError) -> bool {
     matches!(e.kind, ErrorKind::HubUnavailable | ErrorKind::AccessDenied)
 }
 
-async fn register_in_hub(hub: &HubRef, tasks: &[String], deps: &Deps) -> Result<(), AwsError> {
+async fn register_in_hub(
+    hub: &HubRef,
+    tasks: &[String],
+    next: u32,
+    deps: &Deps,
+) -> Result<(), AwsError> {
     let client = deps.hub_in(hub.home_region.as_deref());
     let stream_name = hub.progress_update_stream.as_str();
     // Creating an existing stream succeeds, so "create if missing" needs no lookup first.
@@ -1085,9 +1114,7 @@ async fn register_in_hub(hub: &HubRef, tasks: &[String], deps: &Deps) -> Result<
         .send()
         .await
         .map_err(|e| hub_error("CreateProgressUpdateStream", &e))?;
-    let next = hub
-        .next_update_seconds
-        .unwrap_or_else(|| next_update_seconds(&Polling::default())) as i32;
+    let next = next.min(i32::MAX as u32) as i32;
     stream::iter(tasks.iter().map(Ok::<_, AwsError>))
         .try_for_each_concurrent(HUB_CONCURRENCY, |name| {
             let client = &client;
@@ -1564,6 +1591,34 @@ mod tests {
             ..Polling::default()
         };
         assert!(next_update_seconds(&slow) > 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn queued_items_are_registered_with_room_for_the_whole_queue() {
+        let plan = |n: usize, image: bool| {
+            let mut p = json!({
+                "waveId": "w",
+                "bundleId": "wsb-abcd12345",
+                "workspaces": (0..n).map(|i| json!({"workspaceId": format!("ws-{i:010}")})).collect::<Vec<_>>(),
+            });
+            if image {
+                p["image"] = json!({"imageId": "wsi-abcd12345"});
+            }
+            Plan::parse(&p).unwrap()
+        };
+        // A small wave: the per-update value (a migration's longest silence) is the larger one.
+        let small = plan(2, false);
+        assert_eq!(
+            not_started_next_update_seconds(&small),
+            next_update_seconds(&small.polling)
+        );
+        // 400 WorkSpaces, 25 at a time, 90 minutes + one 10-minute poll each: 16 rounds of
+        // 6,000 s, plus the image gate (240 min + one 5-minute poll) and the backoff allowance.
+        let big = plan(400, true);
+        assert_eq!(
+            not_started_next_update_seconds(&big),
+            16 * 6_000 + 14_700 + BACKOFF_ALLOWANCE_SECONDS
+        );
     }
 
     #[test]
