@@ -208,16 +208,68 @@ fn plan_check_prints_the_normalised_plan() {
     );
 }
 
-/// Each example scenario, run against examples/wave.json, and the exit status it must give.
-const SCENARIOS: &[(&str, i32)] = &[
+/// Each example scenario, run against examples/wave.json: the exit status it must give and lines
+/// its report must hold.
+const SCENARIOS: &[(&str, i32, &[&str])] = &[
     // ResourceUnavailable past the retries, a silent failure and a failed standby.
-    ("flaky-migrations.json", 1),
+    (
+        "flaky-migrations.json",
+        1,
+        &[
+            "error: WaveFailed: 2 of 20 WorkSpaces",
+            "WorkSpaces: 18 of 20 completed",
+        ],
+    ),
     // The bots fail (Lex V1 gone); the WorkSpaces complete without Migration Hub.
-    ("hub-and-lex-gone.json", 1),
+    (
+        "hub-and-lex-gone.json",
+        1,
+        &[
+            "LexV1Unavailable",
+            "WorkSpaces: 20 of 20 completed",
+            "Lex bots: 0 of 2",
+            "Migration Hub: no tasks",
+        ],
+    ),
     // The image gate closes: nothing is migrated.
-    ("image-import-error.json", 1),
+    (
+        "image-import-error.json",
+        1,
+        &[
+            "error: ImageImportNotReady",
+            "WorkSpaces: 0 of 20 completed",
+        ],
+    ),
     // 30% of all calls throttled: the retries carry every item through.
-    ("throttling.json", 0),
+    ("throttling.json", 0, &["WorkSpaces: 20 of 20 completed"]),
+    // Slow answers (wall clock): the same green wave.
+    ("latency.json", 0, &["WorkSpaces: 20 of 20 completed"]),
+    // Migration Hub refuses every call: the wave degrades to events and completes.
+    (
+        "hub-access-denied.json",
+        0,
+        &["WorkSpaces: 20 of 20 completed", "Migration Hub: no tasks"],
+    ),
+    // BookTrip's Lex migration ends FAILED.
+    (
+        "lex-migration-failed.json",
+        1,
+        &[
+            "Lex bots: 1 of 2 completed",
+            "WorkSpaces: 20 of 20 completed",
+        ],
+    ),
+    // EventBridge refuses the summary: the wave fails with SummaryNotPublished, and the report
+    // still shows every item migrated (read from the execution history).
+    (
+        "summary-not-published.json",
+        1,
+        &[
+            "error: SummaryNotPublished",
+            "WorkSpaces: 20 of 20 completed",
+            "Lex bots: 2 of 2 completed",
+        ],
+    ),
 ];
 
 #[test]
@@ -229,25 +281,86 @@ fn every_example_scenario_gives_its_exit_status() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    let mut known: Vec<String> = SCENARIOS.iter().map(|(f, _)| (*f).to_owned()).collect();
+    let mut known: Vec<String> = SCENARIOS.iter().map(|(f, ..)| (*f).to_owned()).collect();
     known.sort();
     assert_eq!(
         files, known,
         "every example scenario has an expected exit status here"
     );
-    for (file, code) in SCENARIOS {
+    for (file, code, lines) in SCENARIOS {
         let path = format!("examples/scenarios/{file}");
         let out = fleetshift(&["local", "run", "examples/wave.json", "--scenario", &path]);
+        let text = stdout(&out);
         assert_eq!(
             out.status.code(),
             Some(*code),
-            "{file}:\n{}\n{}",
-            stdout(&out),
+            "{file}:\n{text}\n{}",
             stderr(&out)
         );
         assert!(
-            stdout(&out).starts_with("Wave wave-2026-11-finance: "),
-            "{file}"
+            text.starts_with("Wave wave-2026-11-finance: "),
+            "{file}: {text}"
+        );
+        for line in *lines {
+            assert!(text.contains(line), "{file}: no {line:?} in\n{text}");
+        }
+        assert!(
+            !text.contains("NOT_STARTED") || *file == "image-import-error.json",
+            "{file}: {text}"
         );
     }
+}
+
+#[test]
+fn the_example_fleet_runs_the_example_wave_green() {
+    let out = fleetshift(&[
+        "local",
+        "run",
+        "examples/wave.json",
+        "--fleet",
+        "examples/fleet.json",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    let rows = report["workspaces"].as_array().expect("workspaces");
+    assert_eq!(rows.len(), planned_workspaces().len());
+    assert!(
+        rows.iter().all(|r| r["status"] == "COMPLETED"),
+        "{report:#}"
+    );
+    assert_eq!(report["hubTasks"].as_array().map(Vec::len), Some(22));
+}
+
+#[test]
+fn a_fleet_file_is_the_whole_account() {
+    // Without --fleet everything the plan names exists; with it, only what the file seeds: a
+    // WorkSpace it does not have fails as WorkSpaces would fail it.
+    let dir = std::env::temp_dir().join(format!("fleetshift-cli-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"waveId": "fleet-check", "bundleId": "wsb-perf00001",
+            "workspaces": [{"workspaceId": "ws-1a2b0000"}, {"workspaceId": "ws-notinfleet1"}]}"#,
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let out = fleetshift(&["local", "run", plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = fleetshift(&["local", "run", plan, "--fleet", "examples/fleet.json"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id} in\n{text}"))
+            .to_owned()
+    };
+    assert!(row("ws-1a2b0000").contains(" COMPLETED "), "{text}");
+    let missing = row("ws-notinfleet1");
+    assert!(missing.contains(" FAILED "), "{missing}");
+    assert!(missing.contains("ResourceNotFound"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
