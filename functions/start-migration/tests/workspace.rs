@@ -210,23 +210,34 @@ fn describe_user(found: fn() -> Vec<Workspace>) -> Rule {
         })
 }
 
+/// MigrateWorkspace answers OperationInProgress; the source is described, then its user's
+/// WorkSpaces answer `found`. Returns the handler's result and the calls of the three rules.
+async fn in_progress_with(
+    found: fn() -> Vec<Workspace>,
+) -> (Result<Output, start_migration::Error>, [usize; 3]) {
+    let migrate = failing(in_progress);
+    let source = describe_source();
+    let user = describe_user(found);
+    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
+    let result = run(event(), &deps).await;
+    (
+        result,
+        [migrate.num_calls(), source.num_calls(), user.num_calls()],
+    )
+}
+
 #[tokio::test]
 async fn operation_in_progress_is_retryable() {
     // Nothing of ours under way: the user's only other WorkSpace is an old one on the bundle.
-    let migrate = failing(in_progress);
-    let source = describe_source();
-    let user = describe_user(|| {
+    let (result, calls) = in_progress_with(|| {
         vec![
             ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available),
             ws("ws-other0001", BUNDLE, WorkspaceState::Available),
         ]
-    });
-    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
-    let t = error_type(run(event(), &deps).await);
-    assert_eq!(t, et::OPERATION_IN_PROGRESS);
-    assert_eq!(migrate.num_calls(), 1);
-    assert_eq!(source.num_calls(), 1);
-    assert_eq!(user.num_calls(), 1);
+    })
+    .await;
+    assert_eq!(error_type(result), et::OPERATION_IN_PROGRESS);
+    assert_eq!(calls, [1, 1, 1]);
 }
 
 #[tokio::test]
@@ -234,47 +245,35 @@ async fn a_lost_answer_is_followed_to_the_migration_under_way() {
     // The first call started the migration but its answer was lost; the retry is refused as in
     // progress. The new WorkSpace (same directory and user, the requested bundle, PENDING) is
     // adopted, so the migration is polled instead of being reported FAILED while it runs.
-    let migrate = failing(in_progress);
-    let source = describe_source();
-    let user = describe_user(|| {
+    let (result, calls) = in_progress_with(|| {
         vec![
             ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available),
             ws("ws-other0001", "wsb-oldbundle1", WorkspaceState::Pending),
             ws(TARGET, BUNDLE, WorkspaceState::Pending),
         ]
-    });
-    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
-    let out = run(event(), &deps).await.unwrap();
+    })
+    .await;
     assert_eq!(
-        out,
+        result.unwrap(),
         Output::Workspace(WorkspaceOutput {
             source_workspace_id: SOURCE.into(),
             target_workspace_id: TARGET.into(),
             started_at: NOW_RFC3339.into(),
         })
     );
-    assert_eq!(
-        migrate.num_calls(),
-        1,
-        "MigrateWorkspace is not called again"
-    );
+    assert_eq!(calls[0], 1, "MigrateWorkspace is not called again");
 }
 
 #[tokio::test]
 async fn two_pending_candidates_are_not_guessed_between() {
-    let migrate = failing(in_progress);
-    let source = describe_source();
-    let user = describe_user(|| {
+    let (result, _) = in_progress_with(|| {
         vec![
             ws(TARGET, BUNDLE, WorkspaceState::Pending),
             ws("ws-other0001", BUNDLE, WorkspaceState::Pending),
         ]
-    });
-    let deps = Deps::new(workspaces(&[&migrate, &source, &user]), lex(&[]));
-    assert_eq!(
-        error_type(run(event(), &deps).await),
-        et::OPERATION_IN_PROGRESS
-    );
+    })
+    .await;
+    assert_eq!(error_type(result), et::OPERATION_IN_PROGRESS);
 }
 
 #[tokio::test]
