@@ -478,6 +478,76 @@ async fn an_unpublished_summary_still_reports_each_item_with_its_real_state_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_hub_access_denied_degrades_to_events_only() {
+    // An account closed to Migration Hub (AccessDeniedException on every call): the wave registers,
+    // finds the Hub unusable, says so in the Wave Registered event, and reports every item through
+    // EventBridge alone, without calling the Hub again for each item.
+    let p = plan(
+        4,
+        json!({"hub": {"enabled": true, "homeRegion": "us-west-2"}, "lexBots": bots()}),
+    );
+    let (stack, report) = run(&p, json!({"migrationHub": "accessDenied"})).await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed());
+    assert!(report.hub_tasks.is_empty());
+    assert!(stack.cloud.hub_streams().is_empty());
+    let log = stack.cloud.calls();
+    let hub_calls: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.service == Service::MigrationHub)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!hub_calls.is_empty(), "the Hub was tried");
+    for i in &hub_calls {
+        assert_eq!(
+            log[*i].outcome.code(),
+            Some("AccessDeniedException"),
+            "{:?}",
+            log[*i]
+        );
+    }
+    let first_migrate = log
+        .iter()
+        .position(|c| c.operation == "MigrateWorkspace")
+        .expect("migrated");
+    assert!(
+        hub_calls.iter().all(|i| *i < first_migrate),
+        "the Hub was called again after registering found it unusable"
+    );
+    let events = stack.cloud.events();
+    let registered: Value = events
+        .iter()
+        .find(|e| e.detail_type == fleetshift_core::events::WAVE_REGISTERED)
+        .map(|e| serde_json::from_str(&e.detail).expect("JSON"))
+        .expect("a Wave Registered event");
+    assert_eq!(registered["hubStatus"], "unavailable", "{registered}");
+    assert!(
+        registered["hubError"]
+            .as_str()
+            .is_some_and(|e| e.contains("AccessDenied")),
+        "{registered}"
+    );
+    // Every item, bots included, reported its end through events.
+    let completed: Vec<Value> = events
+        .iter()
+        .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
+        .map(|e| serde_json::from_str::<Value>(&e.detail).expect("JSON"))
+        .filter(|d| d["status"] == "COMPLETED")
+        .collect();
+    assert_eq!(completed.len(), 4 + 2, "{completed:#?}");
+    assert!(
+        completed.iter().all(|d| d["hubStatus"] != "updated"),
+        "{completed:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lex_v1_gone_fails_bots_with_a_clear_cause_and_spares_workspaces() {
     let p = plan(3, json!({"lexBots": bots()}));
     let (_stack, report) = run(&p, json!({"lexV1": "gone"})).await;
