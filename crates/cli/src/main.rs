@@ -171,7 +171,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("cloud-local listening on {}", stack.cloud.endpoint_url());
             println!("state machine: {}", stack.state_machine_arn);
             println!(
-                "point clients at it: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+                "point clients at it: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
                 stack.cloud.endpoint_url()
             );
             tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

@@ -364,3 +364,19 @@ fn a_fleet_file_is_the_whole_account() {
     assert!(missing.contains("ResourceNotFound"), "{missing}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_wave_requested_example_carries_the_example_wave() {
+    // The event the README delivers to start-wave: an EventBridge event whose detail is exactly
+    // examples/wave.json, so the two cannot drift apart.
+    let read = |p: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(p)).expect(p)).expect(p)
+    };
+    let event = read("examples/wave-requested.json");
+    assert_eq!(
+        event["detail-type"],
+        fleetshift_core::events::WAVE_REQUESTED
+    );
+    assert_eq!(event["source"], fleetshift_core::events::SOURCE);
+    assert_eq!(event["detail"], read("examples/wave.json"));
+}
