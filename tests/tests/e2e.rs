@@ -478,6 +478,85 @@ async fn an_unpublished_summary_still_reports_each_item_with_its_real_state_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_hub_throttling_every_update_never_stops_a_migration() {
+    // Registration goes through (its NOT_STARTED report, the first Notify of each task), then
+    // every NotifyMigrationTaskState is throttled past the SDK's retries. The Hub is an optional
+    // mirror: no item may fail or stop for it, and each update still reaches EventBridge, saying
+    // the Hub was not updated and why.
+    let p = plan(
+        4,
+        json!({"hub": {"enabled": true, "homeRegion": "us-west-2"}}),
+    );
+    let registered_tasks = 4;
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "NotifyMigrationTaskState",
+                          "fail": {"error": "ThrottlingException", "after": 1}}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed(), "{}", report.render());
+    assert_eq!(stack.cloud.migrations().len(), 4);
+    let updates: Vec<Value> = stack
+        .cloud
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
+        .map(|e| serde_json::from_str::<Value>(&e.detail).expect("JSON"))
+        .collect();
+    // IN_PROGRESS and a final state for each WorkSpace.
+    assert_eq!(updates.len(), 2 * 4, "{updates:#?}");
+    for u in &updates {
+        assert_eq!(u["hubStatus"], "unavailable", "{u}");
+        assert_eq!(u["hubErrorType"], "ThrottlingException", "{u}");
+    }
+    // The Hub shows the tasks as registered (their NotifyMigrationTaskState never got through).
+    assert_eq!(report.hub_tasks.len(), registered_tasks);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspace() {
+    // Ten WorkSpaces fail with a 28,000-character error message each: their results together pass
+    // Step Functions' 256 KiB state limit, so the WorkSpaces Map itself fails with
+    // States.DataLimitExceeded. The wave must still reach Finish and name every WorkSpace, and
+    // say the results were lost rather than end without a summary.
+    let p = plan(10, json!({}));
+    let long = "x".repeat(28_000);
+    let rules: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"operation": "MigrateWorkspace", "id": ws_id(i),
+                   "fail": {"error": "AccessDeniedException", "message": long}})
+        })
+        .collect();
+    let (stack, report) = run(&p, json!({"rules": rules})).await;
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    assert_eq!(
+        report.error.as_deref(),
+        Some("WaveFailed"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(report.workspaces.len(), 10);
+    for w in &report.workspaces {
+        assert_eq!(w.status, "FAILED", "{w:?}");
+        let cause = w.cause.as_deref().unwrap_or_default();
+        assert!(
+            cause.contains("result lost") && cause.contains("States.DataLimitExceeded"),
+            "{cause}"
+        );
+    }
+    assert!(stack.cloud.migrations().is_empty());
+    assert!(
+        stack
+            .cloud
+            .events()
+            .iter()
+            .any(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED),
+        "the summary was published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_hub_access_denied_degrades_to_events_only() {
     // An account closed to Migration Hub (AccessDeniedException on every call): the wave registers,
     // finds the Hub unusable, says so in the Wave Registered event, and reports every item through

@@ -68,6 +68,9 @@ pub struct FailAction {
     /// How many matching calls fail (default: all of them).
     #[serde(default)]
     pub times: Option<u32>,
+    /// How many matching calls (per id) go through before the failures start (default 0).
+    #[serde(default)]
+    pub after: Option<u32>,
     /// HTTP status (default 400; Lex errors default to their modeled status).
     #[serde(default)]
     pub status: Option<u16>,

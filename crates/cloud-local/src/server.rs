@@ -274,6 +274,11 @@ fn apply_rules(
             continue;
         }
         if let Some(fail) = &rule.fail {
+            let passed = world.rule_passed.entry((i, key.clone())).or_insert(0);
+            if *passed < fail.after.unwrap_or(0) {
+                *passed += 1;
+                continue;
+            }
             let used = world.rule_fails.entry((i, key.clone())).or_insert(0);
             if fail.times.is_none_or(|n| *used < n) {
                 *used += 1;

@@ -313,6 +313,8 @@ pub(crate) struct World {
     pub(crate) rule_hits: HashMap<(usize, String), u64>,
     pub(crate) rule_fails: HashMap<(usize, String), u32>,
     pub(crate) rule_lost: HashMap<(usize, String), u32>,
+    /// Matching calls each `fail` rule has let through before failing (`after`).
+    pub(crate) rule_passed: HashMap<(usize, String), u32>,
     id_counter: u64,
     pub(crate) last_now: SystemTime,
 }
@@ -349,6 +351,7 @@ impl World {
             rule_hits: HashMap::new(),
             rule_fails: HashMap::new(),
             rule_lost: HashMap::new(),
+            rule_passed: HashMap::new(),
             id_counter: scenario.seed,
             last_now: SystemTime::UNIX_EPOCH,
             fleet,

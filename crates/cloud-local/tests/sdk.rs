@@ -508,6 +508,27 @@ mod scenarios {
     use cloud_local::{FailAction, Rule};
 
     #[tokio::test]
+    async fn fail_after_letting_calls_through() {
+        let scenario: Scenario = serde_json::from_value(serde_json::json!({"rules": [
+            {"operation": "DescribeWorkspaces", "id": "ws-gen0000000",
+             "fail": {"error": "ThrottlingException", "after": 1, "times": 1}}
+        ]}))
+        .unwrap();
+        let env = Env::start(Fleet::generate(2), scenario).await;
+        let ws = env.workspaces().await;
+        let describe = |id: &'static str| ws.describe_workspaces().workspace_ids(id).send();
+        describe("ws-gen0000000")
+            .await
+            .expect("the first goes through");
+        describe("ws-gen0000001")
+            .await
+            .expect("another id is not counted");
+        let e = describe("ws-gen0000000").await.unwrap_err();
+        assert_eq!(e.code(), Some("ThrottlingException"));
+        describe("ws-gen0000000").await.expect("then behaves");
+    }
+
+    #[tokio::test]
     async fn fail_n_times_then_behave() {
         let scenario = Scenario {
             rules: vec![Rule {
@@ -516,6 +537,7 @@ mod scenarios {
                 fail: Some(FailAction {
                     error: "OperationInProgressException".into(),
                     times: Some(2),
+                    after: None,
                     status: None,
                     message: None,
                 }),
