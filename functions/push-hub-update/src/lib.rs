@@ -154,6 +154,10 @@ pub struct UpdateInput {
     /// Free text; cut to 2500 characters for Migration Hub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_detail: Option<String>,
+    /// The WorkSpace's new id once MigrateWorkspace named it (null before): carried in the
+    /// event, so a consumer of the events alone knows where the WorkSpace went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_workspace_id: Option<String>,
     /// 0-100 (Migration Hub's ProgressPercent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_percent: Option<i64>,
@@ -668,6 +672,9 @@ async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutput, Error> 
     if let Some(p) = percent {
         event["progressPercent"] = json!(p);
     }
+    if let Some(t) = &input.target_workspace_id {
+        event["targetWorkspaceId"] = json!(t);
+    }
     publish(deps, events::ITEM_PROGRESS, vec![event]).await?;
     info!(task = %task_name, status = ?input.status, hub_status = ?hub_status, "progress reported");
     Ok(UpdateOutput {
@@ -977,6 +984,15 @@ fn validate_update(input: &UpdateInput) -> Result<(), Violations> {
     check_hub(&mut v, &input.hub);
     if let Some(p) = input.progress_percent {
         v.range("progressPercent", p, 0, 100);
+    }
+    if let Some(t) = &input.target_workspace_id {
+        if matches!(input.task, TaskRef::LexBot { .. }) {
+            v.push(
+                "targetWorkspaceId",
+                "only a WorkSpace task has a new WorkSpace id",
+            );
+        }
+        v.pattern("targetWorkspaceId", t, &rules::WORKSPACE_ID);
     }
     if let Some(n) = input.next_update_seconds {
         v.range("nextUpdateSeconds", n, 0, i64::from(i32::MAX));

@@ -540,6 +540,35 @@ async fn update_notifies_within_hub_limits_and_publishes() {
 }
 
 #[tokio::test]
+async fn a_completed_update_carries_the_new_workspace_id_in_its_event() {
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| {
+            let d: Value = serde_json::from_str(r.entries()[0].detail().unwrap()).unwrap();
+            d["status"] == "COMPLETED" && d["targetWorkspaceId"] == "ws-abcd99999"
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&[], &[&events], settings_with_bus());
+    let mut input = fixture("update.json");
+    input["hub"] = json!({"enabled": false});
+    input["status"] = json!("COMPLETED");
+    input["targetWorkspaceId"] = json!("ws-abcd99999");
+    handle(input.clone(), &d).await.unwrap();
+    assert_eq!(events.num_calls(), 1);
+
+    // A malformed id, or one on a bot's task, is InvalidPlan naming the field; nothing is called.
+    let mut bad = input.clone();
+    bad["targetWorkspaceId"] = json!("alice");
+    let mut on_bot = input;
+    on_bot["task"] = json!({"kind": "lexBot", "id": "OrderFlowers", "version": "$LATEST"});
+    for input in [bad, on_bot] {
+        let diag = Diagnostic::from(handle(input, &d).await.unwrap_err());
+        assert_eq!(diag.error_type, "InvalidPlan");
+        assert!(diag.error_message.contains("targetWorkspaceId"), "{diag:?}");
+    }
+    assert_eq!(events.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn update_bot_with_hub_disabled_publishes_only() {
     let hub = HubRules::ok();
     let events = events_ok("Migration Progress");
