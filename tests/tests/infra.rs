@@ -730,3 +730,23 @@ fn the_bots_map_runs_as_many_bots_at_once_as_push_hub_update_assumes() {
         json!(push_hub_update::BOT_CONCURRENCY)
     );
 }
+
+#[test]
+fn every_function_logs_to_a_log_group_of_the_stack_with_a_retention() {
+    // Declared log groups are kept only as long as the stack says and go with the stack; a
+    // Lambda-created one is kept forever and outlives it.
+    let t = template();
+    for id in functions_by_crate(&t).values() {
+        let group = &resources(&t)[id]["Properties"]["LoggingConfig"]["LogGroup"];
+        let name = group["!Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup is a !Ref, is {group}"));
+        let g = &resources(&t)[name];
+        assert_eq!(g["Type"], "AWS::Logs::LogGroup", "{id} -> {name}");
+        assert_eq!(
+            g["Properties"]["RetentionInDays"],
+            json!({"!Ref": "LogRetentionDays"}),
+            "{name}"
+        );
+    }
+}
