@@ -362,3 +362,50 @@ async fn children_of_a_stopped_parent_are_aborted() {
         assert_aborted(&engine, c);
     }
 }
+
+#[tokio::test]
+async fn item_batcher_output_is_one_result_per_batch_and_each_child_gets_its_batch() {
+    // ItemSelector shapes each item first; the batches of those go to the children; the map's
+    // result is the children's outputs, one per batch and in batch order (not flattened).
+    let engine = Engine::builder()
+        .handler("sum", |v: Value| async move {
+            let items = v["Items"].as_array().cloned().unwrap_or_default();
+            let sum: i64 = items.iter().filter_map(|i| i["n"].as_i64()).sum();
+            Ok::<_, TaskFailure>(
+                json!({"sum": sum, "tag": v["BatchInput"]["tag"], "of": items.len()}),
+            )
+        })
+        .build();
+    let d = run(
+        &engine,
+        r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items",
+            "ItemSelector":{"n.$":"$$.Map.Item.Value","i.$":"$$.Map.Item.Index"},
+            "ItemBatcher":{"MaxItemsPerBatch":2,"BatchInput":{"tag.$":"$.tag"}},
+            "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+              "StartAt":"T","States":{"T":{"Type":"Task",
+                "Resource":"arn:aws:lambda:us-east-1:123456789012:function:sum","End":true}}},
+            "ResultPath":"$.batches","End":true}}}"#,
+        json!({"items": [1, 2, 3, 4, 5], "tag": "t"}),
+    )
+    .await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(
+        d.output.unwrap()["batches"],
+        json!([
+            {"sum": 3, "tag": "t", "of": 2},
+            {"sum": 7, "tag": "t", "of": 2},
+            {"sum": 5, "tag": "t", "of": 1}
+        ])
+    );
+    let children = engine.list(&format!("{}/M", engine.state_machine_arn("dm")));
+    let mut inputs: Vec<Value> = children.iter().map(|c| c.input.clone()).collect();
+    inputs.sort_by_key(|i| i["Items"][0]["i"].as_i64());
+    assert_eq!(
+        inputs,
+        [
+            json!({"BatchInput": {"tag": "t"}, "Items": [{"n": 1, "i": 0}, {"n": 2, "i": 1}]}),
+            json!({"BatchInput": {"tag": "t"}, "Items": [{"n": 3, "i": 2}, {"n": 4, "i": 3}]}),
+            json!({"BatchInput": {"tag": "t"}, "Items": [{"n": 5, "i": 4}]}),
+        ]
+    );
+}
