@@ -2,6 +2,7 @@
 //! on sfn-local + the real handlers), shared by the CLI, the end-to-end tests and the benchmarks.
 
 pub mod functions;
+pub mod generate;
 pub mod lambda_api;
 pub mod local_aws;
 pub mod progress;

@@ -4,10 +4,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use cloud_local::{Fleet, Scenario};
+use fleetshift::generate;
 use fleetshift::progress::{FinishedItems, bar};
 use fleetshift::{LocalStack, StackOptions, fleet_for_plan};
 use fleetshift_core::Plan;
@@ -36,10 +37,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Local {
-    /// Run a wave to its end on the virtual clock and print the report.
+    /// Run a wave to its end on the virtual clock and print the report; without PLAN, run a
+    /// generated fleet (--generate N) as waves of at most 400 WorkSpaces started together.
     Run {
         /// The wave plan (the same JSON as the Step Functions execution input).
-        plan: PathBuf,
+        plan: Option<PathBuf>,
         #[command(flatten)]
         world: World,
         /// Also write the report as JSON to this file ("-" for stdout instead of the table).
@@ -68,8 +70,9 @@ struct World {
     /// Fleet file (default: everything the plan names exists and is healthy).
     #[arg(long, conflicts_with = "generate")]
     fleet: Option<PathBuf>,
-    /// Generate a fleet of N WorkSpaces instead of reading one.
-    #[arg(long)]
+    /// Generate a fleet of N WorkSpaces instead of reading one. Without a PLAN, `local run`
+    /// also plans them: ceil(N / 400) waves, started together.
+    #[arg(long, value_name = "N")]
     generate: Option<usize>,
     /// Scenario file: what goes wrong on purpose.
     #[arg(long)]
@@ -119,6 +122,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             seed,
             binaries,
         }) => {
+            let Some(plan) = plan else {
+                return run_generated(world, json, seed, binaries).await;
+            };
             let raw = read_json(&plan)?;
             let parsed = read_plan(&plan)?;
             let mut options = stack_options(&world, Some(&parsed), seed)?;
@@ -128,9 +134,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            let progress = std::io::stderr()
-                .is_terminal()
-                .then(|| progress_bar(stack.clone(), &parsed));
+            let progress = std::io::stderr().is_terminal().then(|| {
+                progress_bar(
+                    stack.clone(),
+                    std::slice::from_ref(&parsed.wave_id),
+                    items(&parsed),
+                )
+            });
             let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
             if let Some(progress) = progress {
                 progress.abort();
@@ -143,19 +153,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 // Ends the function processes of --binaries (dropping the stack would too).
                 stack.shutdown().await;
             }
-            let to_stdout = json.as_deref() == Some(Path::new("-"));
-            if let Some(path) = json.as_ref().filter(|_| !to_stdout) {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-                std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
-            if to_stdout {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-                );
-            } else {
-                print!("{}", report.render());
-            }
+            write_report(&report, json.as_deref(), || report.render())?;
             Ok(if report.all_completed() {
                 ExitCode::SUCCESS
             } else {
@@ -179,6 +177,80 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `local run --generate N` without a plan: the fleet, its waves started together, one report.
+async fn run_generated(
+    world: World,
+    json: Option<PathBuf>,
+    seed: u64,
+    binaries: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let n = match world.generate {
+        Some(0) => return Err("--generate: at least 1 WorkSpace".into()),
+        Some(n) => n,
+        None => {
+            return Err("local run needs a PLAN, or --generate N to plan a generated fleet".into());
+        }
+    };
+    let started = Instant::now();
+    let mut options = stack_options(&world, None, seed)?;
+    options.binaries = binaries;
+    let plans = generate::plans(&options.fleet);
+    let stack = Arc::new(
+        LocalStack::start(options)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let wave_ids: Vec<String> = plans
+        .iter()
+        .filter_map(|p| p["waveId"].as_str().map(str::to_owned))
+        .collect();
+    let progress = std::io::stderr()
+        .is_terminal()
+        .then(|| progress_bar(stack.clone(), &wave_ids, n));
+    let report = generate::run_waves(stack.clone(), &plans, started)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(progress) = progress {
+        progress.abort();
+        let _ = progress.await;
+        let mut finished = FinishedItems::for_waves(wave_ids.iter().map(String::as_str));
+        let done = finished.update(&stack.cloud.events());
+        eprintln!("\r{}", bar(done, n, BAR_WIDTH));
+    }
+    if let Ok(stack) = Arc::try_unwrap(stack) {
+        stack.shutdown().await;
+    }
+    write_report(&report, json.as_deref(), || report.render())?;
+    Ok(if report.all_completed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The report as JSON to `json` (a file, or stdout for "-"), and as `table` on stdout unless the
+/// JSON went there.
+fn write_report(
+    report: &impl serde::Serialize,
+    json: Option<&Path>,
+    table: impl FnOnce() -> String,
+) -> Result<(), String> {
+    let to_stdout = json == Some(Path::new("-"));
+    if let Some(path) = json.filter(|_| !to_stdout) {
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if to_stdout {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", table());
+    }
+    Ok(())
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
@@ -223,10 +295,13 @@ fn items(plan: &Plan) -> usize {
     plan.workspaces.len() + plan.lex_bots.len()
 }
 
-/// Redraws the progress bar on stderr (a terminal) until aborted.
-fn progress_bar(stack: Arc<LocalStack>, plan: &Plan) -> tokio::task::JoinHandle<()> {
-    let total = items(plan);
-    let mut finished = FinishedItems::new(&plan.wave_id);
+/// Redraws the progress bar of these waves' `total` items on stderr (a terminal) until aborted.
+fn progress_bar(
+    stack: Arc<LocalStack>,
+    wave_ids: &[String],
+    total: usize,
+) -> tokio::task::JoinHandle<()> {
+    let mut finished = FinishedItems::for_waves(wave_ids.iter().map(String::as_str));
     tokio::spawn(async move {
         loop {
             let done = finished.update(&stack.cloud.events());

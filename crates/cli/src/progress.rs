@@ -7,19 +7,24 @@ use cloud_local::RecordedEvent;
 use fleetshift_core::events;
 use serde_json::Value;
 
-/// Counts the distinct items of a wave that reached a final state (COMPLETED or FAILED), reading
+/// Counts the distinct items of a wave (or of several) that reached a final state (COMPLETED or FAILED), reading
 /// events one by one so that a long run need not read the same events again.
 #[derive(Debug, Default)]
 pub struct FinishedItems {
-    wave_id: String,
-    finished: HashSet<(String, String, String)>,
+    waves: Vec<String>,
+    finished: HashSet<(String, String, String, String)>,
     read: usize,
 }
 
 impl FinishedItems {
     pub fn new(wave_id: &str) -> Self {
+        Self::for_waves([wave_id])
+    }
+
+    /// Counts the items of all these waves together.
+    pub fn for_waves<'a>(wave_ids: impl IntoIterator<Item = &'a str>) -> Self {
         FinishedItems {
-            wave_id: wave_id.to_owned(),
+            waves: wave_ids.into_iter().map(str::to_owned).collect(),
             ..FinishedItems::default()
         }
     }
@@ -38,7 +43,8 @@ impl FinishedItems {
                 d.get("status").and_then(Value::as_str),
                 Some("COMPLETED" | "FAILED")
             );
-            if !is_final || d.get("waveId").and_then(Value::as_str) != Some(&self.wave_id) {
+            let wave = d.get("waveId").and_then(Value::as_str).unwrap_or_default();
+            if !is_final || !self.waves.iter().any(|w| w == wave) {
                 continue;
             }
             let task = d.get("task").cloned().unwrap_or_default();
@@ -49,7 +55,7 @@ impl FinishedItems {
                     .to_owned()
             };
             self.finished
-                .insert((part("kind"), part("id"), part("version")));
+                .insert((wave.to_owned(), part("kind"), part("id"), part("version")));
         }
         self.read = self.read.max(published.len());
         self.finished.len()
@@ -133,6 +139,12 @@ mod tests {
         events.push(progress(ws("ws-b00000001"), "FAILED", "gone"));
         assert_eq!(finished.update(&events), 3);
         assert_eq!(finished.update(&events), 3);
+        // Counted for both waves, w2's item too; the same item id in two waves is two items.
+        events.push(event(
+            events::ITEM_PROGRESS,
+            json!({"waveId": "w2", "task": ws("ws-a00000001"), "status": "COMPLETED"}),
+        ));
+        assert_eq!(FinishedItems::for_waves(["w1", "w2"]).update(&events), 5);
     }
 
     #[test]

@@ -403,6 +403,8 @@ fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Va
     for e in published
         .iter()
         .filter(|e| e.detail_type == events::ITEM_PROGRESS)
+        // Parse only events that can be this wave's: with many waves on one stack, most are not.
+        .filter(|e| e.detail.contains(wave_id))
     {
         let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
             continue;
@@ -504,7 +506,8 @@ fn standby_summary(v: &Value) -> Option<String> {
     None
 }
 
-fn human(secs: u64) -> String {
+/// A duration as `2h 05m`, `3m 07s` or `9s`.
+pub fn human(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if h > 0 {
         format!("{h}h {m:02}m")

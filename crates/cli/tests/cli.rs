@@ -380,3 +380,35 @@ fn the_wave_requested_example_carries_the_example_wave() {
     assert_eq!(event["source"], fleetshift_core::events::SOURCE);
     assert_eq!(event["detail"], read("examples/wave.json"));
 }
+
+#[test]
+fn a_generated_fleet_without_a_plan_runs_as_several_waves() {
+    // 450 WorkSpaces are more than one plan may hold (400): two waves, started together.
+    let out = fleetshift(&["local", "run", "--generate", "450", "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
+    assert_eq!(report["workspaces"], 450);
+    assert_eq!(report["completed"], 450);
+    let waves = report["waves"].as_array().expect("waves");
+    assert_eq!(waves.len(), 2, "{report:#}");
+    let mut seen = std::collections::HashSet::new();
+    for w in waves {
+        assert_eq!(w["status"], "SUCCEEDED", "{}", w["waveId"]);
+        let rows = w["workspaces"].as_array().expect("workspaces");
+        assert!(rows.len() <= 400, "{}", w["waveId"]);
+        for r in rows {
+            assert_eq!(r["status"], "COMPLETED", "{r}");
+            assert!(seen.insert(r["sourceWorkspaceId"].as_str().expect("an id").to_owned()));
+        }
+    }
+    assert_eq!(seen.len(), 450, "every WorkSpace in exactly one wave");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn local_run_needs_a_plan_or_a_generated_fleet() {
+    let out = fleetshift(&["local", "run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--generate N"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+}
