@@ -56,6 +56,8 @@ def machine(out):
         "rustc": first(["rustc", "--version"]),
         "cargo_lambda": first(["cargo-lambda", "lambda", "--version"]),
         "git_commit": first(["git", "rev-parse", "--short", "HEAD"]),
+        # Tracked files changed since that commit: the figures would not be the commit's.
+        "git_dirty": bool(first(["git", "status", "--porcelain", "--untracked-files=no"])),
     })
 
 
@@ -160,7 +162,8 @@ def render(results):
         ["date (UTC)", m.get("date")], ["nproc", m.get("nproc")],
         ["memory", f"{m.get('memory_gib')} GiB"], ["CPU", m.get("cpu")],
         ["kernel", m.get("kernel")], ["rustc", m.get("rustc")],
-        ["cargo-lambda", m.get("cargo_lambda")], ["commit", m.get("git_commit")],
+        ["cargo-lambda", m.get("cargo_lambda")],
+        ["commit", f"{m.get('git_commit')}" + (" (with uncommitted changes)" if m.get("git_dirty") else "")],
     ]), ""]
 
     cs = results.get("cold-start")
@@ -194,11 +197,15 @@ def render(results):
         verdict = met(ten is not None and ten["wall_seconds_median"] < 30) if ten else "n/a"
         out += [f"{wt['what']}; each run a fresh process. {wt['split'][0].upper()}{wt['split'][1:]}. "
                 f"Goal {wt['goal']}: {verdict}.", "",
-                table(["WorkSpaces", "waves", "completed", "runs", "wall s (median)", "ms / WorkSpace",
+                table(["WorkSpaces", "waves", "completed", "exit 0", "runs", "wall s (median)", "ms / WorkSpace",
                        "vs smallest (1.0 = linear)", "peak RSS MiB", "virtual hours"],
-                      [[s["workspaces"], s["waves"], s["completed"], s["runs"], s["wall_seconds_median"],
-                        s["ms_per_workspace"], s["per_workspace_vs_smallest"], s["peak_rss_mib_median"],
-                        s["virtual_hours"]] for s in wt["sizes"]]), ""]
+                      [[s["workspaces"], s["waves"], s["completed"], s.get("all_runs_exit_0"), s["runs"],
+                        s["wall_seconds_median"], s["ms_per_workspace"], s["per_workspace_vs_smallest"],
+                        s["peak_rss_mib_median"], s["virtual_hours"]] for s in wt["sizes"]]), ""]
+        if wt.get("command"):
+            out += [f"Command: `{wt['command']}`; peak RSS: {wt.get('peak_rss')}. Wall seconds of each run: " +
+                    "; ".join(f"{fmt(s['workspaces'])}: " + ", ".join(fmt(x) for x in s["wall_seconds_runs"])
+                              for s in wt["sizes"]) + ".", ""]
     out += note("wave-throughput")
 
     co = results.get("cost")
