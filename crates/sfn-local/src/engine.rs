@@ -278,6 +278,8 @@ pub(crate) struct Inner {
     pub(crate) seed: u64,
     /// Whether [`EngineBuilder::seed`] was called: then intrinsics draw from the seed too.
     pub(crate) seeded: bool,
+    /// [`EngineBuilder::handler_time_limit`].
+    pub(crate) handler_time_limit: Option<std::time::Duration>,
     pub(crate) region: String,
     pub(crate) account: String,
     pub(crate) role_arn: String,
@@ -297,6 +299,7 @@ pub struct EngineBuilder {
     clock: ClockMode,
     seed: u64,
     seeded: bool,
+    handler_time_limit: Option<std::time::Duration>,
     region: String,
     account: String,
     role_arn: Option<String>,
@@ -348,6 +351,18 @@ impl EngineBuilder {
         self
     }
 
+    /// The longest a handler may run on the wall clock (default: no limit). A handler still
+    /// running then fails its Task with `States.Timeout`, as a hung Lambda function would on AWS;
+    /// on the virtual clock the Task ends at its `TimeoutSeconds` if it has one, else this long
+    /// after it started.
+    ///
+    /// Without it, a Task's `TimeoutSeconds` (and what is left of the execution's) still holds
+    /// on the wall clock too: a handler that hangs or waits on real I/O cannot outlast it.
+    pub fn handler_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.handler_time_limit = Some(limit);
+        self
+    }
+
     /// The Region in ARNs and events (default `us-east-1`).
     pub fn region(mut self, region: &str) -> Self {
         self.region = region.to_string();
@@ -377,6 +392,7 @@ impl EngineBuilder {
                 clock: self.clock,
                 seed: self.seed,
                 seeded: self.seeded,
+                handler_time_limit: self.handler_time_limit,
                 region: self.region,
                 account: self.account,
                 role_arn,
@@ -415,6 +431,7 @@ impl Engine {
             },
             seed: 0,
             seeded: false,
+            handler_time_limit: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
             role_arn: None,

@@ -1096,29 +1096,59 @@ impl Run {
                     now: self.now(),
                 };
                 let fut = h.call(payload, tctx);
+                let cap = self.engine.inner.handler_time_limit;
                 if self.virtual_time {
                     let start = fleetshift_clock::now();
-                    let (r, end) = fleetshift_clock::scope(start, fut).await;
                     // The handler's window: its own TimeoutSeconds, or what is left of the
                     // execution's, whichever ends first.
                     let task_end = timeout.map(|t| start + Duration::from_secs(t));
+                    // A handler that hangs or waits on real I/O (a Lambda process) does not
+                    // advance virtual time: the window also holds on the wall clock, and so
+                    // does the engine's handler time limit.
+                    let guard = [
+                        timeout.map(Duration::from_secs),
+                        self.deadline
+                            .map(|d| d.duration_since(start).unwrap_or_default()),
+                        cap,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                    let scoped = fleetshift_clock::scope(start, fut);
+                    let ran = match guard {
+                        None => Some(scoped.await),
+                        Some(g) => tokio::time::timeout(g, scoped).await.ok(),
+                    };
+                    // Still running when the wall-clock guard ran out: past its whole window.
+                    let past = |limit: SystemTime| ran.as_ref().is_none_or(|(_, end)| *end > limit);
                     match (task_end, self.deadline) {
-                        (_, Some(d)) if end > d && task_end.is_none_or(|t| d < t) => {
+                        (_, Some(d)) if past(d) && task_end.is_none_or(|t| d < t) => {
                             fleetshift_clock::advance_to(d);
                             Err(CallError::ExecTimedOut)
                         }
-                        (Some(t), _) if end > t => {
+                        (Some(t), _) if past(t) => {
                             fleetshift_clock::advance_to(t);
                             Err(CallError::TimedOut)
                         }
-                        _ => {
-                            fleetshift_clock::advance_to(end);
-                            r.map_err(|e| CallError::Failed(lambda_failure(&e)))
-                        }
+                        _ => match ran {
+                            Some((r, end)) => {
+                                fleetshift_clock::advance_to(end);
+                                r.map_err(|e| CallError::Failed(lambda_failure(&e)))
+                            }
+                            // only the engine's limit: it ran that long
+                            None => {
+                                fleetshift_clock::advance_to(start + cap.unwrap_or_default());
+                                Err(CallError::TimedOut)
+                            }
+                        },
                     }
                 } else {
-                    match timeout {
-                        Some(t) => match tokio::time::timeout(Duration::from_secs(t), fut).await {
+                    let limit = [timeout.map(Duration::from_secs), cap]
+                        .into_iter()
+                        .flatten()
+                        .min();
+                    match limit {
+                        Some(t) => match tokio::time::timeout(t, fut).await {
                             Ok(r) => r.map_err(|e| CallError::Failed(lambda_failure(&e))),
                             Err(_) => Err(CallError::TimedOut),
                         },
