@@ -226,7 +226,8 @@ pub(crate) async fn run_execution(
     } else if let Some(t) = run.definition_timeout {
         match tokio::time::timeout(Duration::from_secs(t), fut).await {
             Ok(r) => r,
-            Err(_) => (Err(exec_timeout()), Branch::new(0, None, 0, None)),
+            // The branch that ran is gone with its future: the timeout follows the last event.
+            Err(_) => (Err(exec_timeout()), Branch::new(u64::MAX, None, 0, None)),
         }
     } else {
         fut.await
@@ -266,6 +267,9 @@ pub(crate) async fn run_execution(
             return; // stopped meanwhile
         }
         let id = s.events.len() as u64 + 1;
+        if br.prev == u64::MAX {
+            br.prev = id - 1;
+        }
         s.events.push(HistoryEvent {
             id,
             previous_event_id: br.prev,

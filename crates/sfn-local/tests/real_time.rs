@@ -38,3 +38,32 @@ async fn a_wait_really_waits_on_the_wall_clock() {
         .unwrap();
     assert!(exited.timestamp >= until);
 }
+
+#[tokio::test]
+async fn the_execution_timeout_follows_the_last_event() {
+    let def = Arc::new(
+        Definition::parse(
+            r#"{"TimeoutSeconds":1,"StartAt":"P","States":{
+                "P":{"Type":"Pass","Next":"W"},
+                "W":{"Type":"Wait","Seconds":30,"End":true}}}"#,
+        )
+        .unwrap(),
+    );
+    let engine = Engine::builder().real_time().build();
+    let sm = engine.state_machine_arn("rt");
+    let d = engine.run(def, &sm, None, json!({})).await.unwrap();
+    assert_eq!(d.status, ExecutionStatus::TimedOut);
+    let h = engine.history(&d.execution_arn).unwrap();
+    let types: Vec<&str> = h.iter().map(|e| e.event_type).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "ExecutionTimedOut"
+        ]
+    );
+    assert_eq!(h[4].previous_event_id, 4);
+}
