@@ -438,7 +438,214 @@ fn types(ev: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn compare(expected: &[Value], actual: &[Value], concurrent: bool) -> Result<(), String> {
+/// How our history's events depend on each other, read from their `previousEventId` chains
+/// (which follow each branch exactly): an event comes after the one before it in its branch;
+/// the first event of a Map iteration or Parallel branch after its `...StateStarted`; the event
+/// that continues the Map or Parallel state after every event of its iterations or branches.
+fn dependencies(events: &[Value]) -> Vec<Vec<usize>> {
+    let n = events.len();
+    let prev: Vec<Option<usize>> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match e["previousEventId"].as_u64() {
+            Some(0) | None if i == 0 => None,
+            // the first state follows ExecutionStarted with previousEventId 0, as on AWS
+            Some(0) | None => Some(0),
+            Some(p) => Some(p as usize - 1),
+        })
+        .collect();
+    let ty = |i: usize| events[i]["type"].as_str().unwrap_or("");
+    let fork = |i: usize| matches!(ty(i), "MapStateStarted" | "ParallelStateStarted");
+    let branch_start = |i: usize, f: usize| {
+        ty(i) == "MapIterationStarted"
+            || (ty(f) == "ParallelStateStarted" && ty(i).ends_with("StateEntered"))
+    };
+    // each event's branch: a new one at every iteration or branch start
+    let mut branch = vec![0usize; n];
+    let mut parent_fork: Vec<Option<usize>> = vec![None]; // by branch
+    for i in 1..n {
+        branch[i] = match prev[i] {
+            Some(p) if fork(p) && branch_start(i, p) => {
+                parent_fork.push(Some(p));
+                parent_fork.len() - 1
+            }
+            Some(p) => branch[p],
+            None => 0,
+        };
+    }
+    let mut last_of_branch = vec![0usize; parent_fork.len()];
+    for i in 0..n {
+        last_of_branch[branch[i]] = i;
+    }
+    (0..n)
+        .map(|i| match prev[i] {
+            None => Vec::new(),
+            Some(p) if fork(p) && !branch_start(i, p) => {
+                let mut d = vec![p];
+                d.extend(
+                    (0..parent_fork.len())
+                        .filter(|b| parent_fork[*b] == Some(p))
+                        .map(|b| last_of_branch[b]),
+                );
+                d
+            }
+            Some(p) => vec![p],
+        })
+        .collect()
+}
+
+/// Whether the recorded events are our events in an order that keeps every branch's own
+/// sequence (README step 3): each recorded event must match one of ours whose dependencies
+/// (see [`dependencies`]) the recorded events before it already matched. Identical iterations
+/// can match either way round: the search backtracks, remembering dead ends.
+fn compare_branches(
+    expected: &[Value],
+    actual: &[Value],
+    deps: &[Vec<usize>],
+) -> Result<(), String> {
+    use std::collections::HashSet;
+    struct Search<'a> {
+        expected: &'a [Value],
+        actual: &'a [Value],
+        deps: &'a [Vec<usize>],
+        used: Vec<bool>,
+        dead: HashSet<Vec<bool>>,
+        steps: usize,
+        deepest: (usize, Vec<usize>),
+    }
+    impl Search<'_> {
+        fn go(&mut self, k: usize) -> bool {
+            if k == self.expected.len() {
+                return true;
+            }
+            self.steps += 1;
+            if self.steps > 200_000 || self.dead.contains(&self.used) {
+                return false;
+            }
+            let ready: Vec<usize> = (0..self.actual.len())
+                .filter(|j| !self.used[*j] && self.deps[*j].iter().all(|d| self.used[*d]))
+                .collect();
+            if k >= self.deepest.0 {
+                self.deepest = (k, ready.clone());
+            }
+            for j in ready {
+                if same(&self.expected[k], &self.actual[j], "").is_ok() {
+                    self.used[j] = true;
+                    if self.go(k + 1) {
+                        return true;
+                    }
+                    self.used[j] = false;
+                }
+            }
+            self.dead.insert(self.used.clone());
+            false
+        }
+    }
+    if expected.len() != actual.len() {
+        return Err(format!(
+            "{} events recorded, {} of ours",
+            expected.len(),
+            actual.len()
+        ));
+    }
+    let mut s = Search {
+        expected,
+        actual,
+        deps,
+        used: vec![false; actual.len()],
+        dead: HashSet::new(),
+        steps: 0,
+        deepest: (0, Vec::new()),
+    };
+    if s.go(0) {
+        return Ok(());
+    }
+    let (k, ready) = &s.deepest;
+    let why = ready
+        .iter()
+        .map(|j| match same(&expected[*k], &actual[*j], "") {
+            Ok(()) => format!("#{} matches but leads nowhere", j + 1),
+            Err(e) => format!(
+                "#{} ({}) {e}",
+                j + 1,
+                actual[*j]["type"].as_str().unwrap_or("")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(format!(
+        "no branch of ours continues with recorded event {} ({}){}: ready were {why}",
+        k + 1,
+        expected[*k]["type"].as_str().unwrap_or(""),
+        if s.steps > 200_000 {
+            " (search cut short)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The recordings through the recorder's Parallel transform: outside the sorted runs of branch
+/// events (`"id": [0]` in both histories), in order; each sorted run as a multiset, since the
+/// recorder sorted it by its own text of each event and kept no order of the branches' to
+/// compare.
+fn compare_sorted_runs(
+    expected: &[Value],
+    actual: &[Value],
+    in_run: (&[bool], &[bool]),
+) -> Result<(), String> {
+    fn runs(events: &[Value], in_run: &[bool]) -> Vec<Result<Value, Vec<Value>>> {
+        let mut out: Vec<Result<Value, Vec<Value>>> = Vec::new();
+        for (e, r) in events.iter().zip(in_run) {
+            match (r, out.last_mut()) {
+                (true, Some(Err(run))) => run.push(e.clone()),
+                (true, _) => out.push(Err(vec![e.clone()])),
+                (false, _) => out.push(Ok(e.clone())),
+            }
+        }
+        out
+    }
+    let (e, a) = (runs(expected, in_run.0), runs(actual, in_run.1));
+    if e.len() != a.len() {
+        return Err("the sorted runs of branch events differ in number".into());
+    }
+    for (i, (x, y)) in e.iter().zip(&a).enumerate() {
+        match (x, y) {
+            (Ok(x), Ok(y)) => same(x, y, &format!("part {} ({})", i + 1, x["type"]))?,
+            (Err(xs), Err(ys)) if xs.len() == ys.len() => {
+                let mut used = vec![false; ys.len()];
+                for x in xs {
+                    let hit = (0..ys.len()).find(|j| !used[*j] && same(x, &ys[*j], "").is_ok());
+                    match hit {
+                        Some(j) => used[j] = true,
+                        None => {
+                            return Err(format!(
+                                "part {}: no branch event of ours matches {}",
+                                i + 1,
+                                x.to_string().chars().take(600).collect::<String>()
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => return Err(format!("part {}: a sorted run on one side only", i + 1)),
+        }
+    }
+    Ok(())
+}
+
+/// How a case's events are compared beyond their order.
+enum Loose<'a> {
+    /// In order only.
+    None,
+    /// Map iterations or Parallel branches ran concurrently: branch by branch.
+    Branches(&'a [Vec<usize>]),
+    /// Through the recorder's Parallel transform (recorded, ours).
+    SortedRuns(&'a [bool], &'a [bool]),
+}
+
+/// Compares in order; failing that, as `loose` allows.
+fn compare(expected: &[Value], actual: &[Value], loose: Loose<'_>) -> Result<(), String> {
     let ordered = (|| {
         if types(expected) != types(actual) {
             return Err(format!(
@@ -456,32 +663,14 @@ fn compare(expected: &[Value], actual: &[Value], concurrent: bool) -> Result<(),
         }
         Ok(())
     })();
-    if ordered.is_ok() || !concurrent {
-        return ordered;
+    match (ordered, loose) {
+        (Ok(()), _) => Ok(()),
+        (Err(o), Loose::None) => Err(o),
+        (Err(o), Loose::Branches(deps)) => compare_branches(expected, actual, deps)
+            .map_err(|b| format!("{o}\n  and branch by branch: {b}")),
+        (Err(o), Loose::SortedRuns(e, a)) => compare_sorted_runs(expected, actual, (e, a))
+            .map_err(|b| format!("{o}\n  and as sorted runs: {b}")),
     }
-    // Concurrent branches interleave: every expected event must match one of ours.
-    if expected.len() != actual.len() {
-        return ordered;
-    }
-    let mut used = vec![false; actual.len()];
-    for e in expected {
-        let hit = actual
-            .iter()
-            .enumerate()
-            .find(|(j, a)| !used[*j] && same(e, a, "").is_ok());
-        match hit {
-            Some((j, _)) => used[j] = true,
-            None => {
-                return ordered.map_err(|o| {
-                    format!(
-                        "{o}\n  and as concurrent branches: no event of ours matches {}",
-                        e.to_string().chars().take(600).collect::<String>()
-                    )
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The recorder's `SfnNoneRecursiveParallelTransformer` (the recordings whose branch events have
@@ -530,9 +719,21 @@ fn feature(case: &str) -> String {
     rel.trim_end_matches(".py").to_string()
 }
 
+/// Whether the definition runs branches side by side: a Parallel state, or a Map state whose
+/// MaxConcurrency is not 1 (with 1, iterations run one after the other and keep their order).
 fn concurrent(def: &Value) -> bool {
-    let s = def.to_string();
-    s.contains("\"Parallel\"") || s.contains("\"Map\"")
+    match def {
+        Value::Object(m) => {
+            let own = match m.get("Type").and_then(Value::as_str) {
+                Some("Parallel") => true,
+                Some("Map") => m.get("MaxConcurrency") != Some(&json!(1)),
+                _ => false,
+            };
+            own || m.values().any(concurrent)
+        }
+        Value::Array(a) => a.iter().any(concurrent),
+        _ => false,
+    }
 }
 
 /// The recordings left a few values masked or unpatched; put back what the case's name or its
@@ -720,7 +921,11 @@ async fn run_case(c: &Value) -> Result<(), String> {
         .collect();
     let mut expected = c["expected_events"].as_array().cloned().unwrap_or_default();
     unmask_map_run_arns(&mut expected);
-    if expected.iter().any(|e| e["id"].is_array()) {
+    // Branches are told apart by our own previousEventId chains. The recorder's Parallel
+    // transform sorted the branch events of both histories into one order: compare that order.
+    let transformed = expected.iter().any(|e| e["id"].is_array());
+    let deps = (concurrent(&c["definition"]) && !transformed).then(|| dependencies(&ours));
+    if transformed {
         recorder_parallel_transform(&mut ours);
     }
     // mask the timestamp we put back wherever it shows, as the recorder did
@@ -728,10 +933,17 @@ async fn run_case(c: &Value) -> Result<(), String> {
         let text = Value::Array(ours).to_string().replace(&value, &masked);
         ours = serde_json::from_str::<Vec<Value>>(&text).unwrap();
     }
+    let runs = |h: &[Value]| -> Vec<bool> { h.iter().map(|e| e["id"].is_array()).collect() };
+    let (runs_e, runs_o) = (runs(&expected), runs(&ours));
+    let loose = match &deps {
+        Some(d) => Loose::Branches(d),
+        None if transformed => Loose::SortedRuns(&runs_e, &runs_o),
+        None => Loose::None,
+    };
     compare(
         &normalise_expected(&expected),
         &normalise_ours(&ours),
-        concurrent(&c["definition"]),
+        loose,
     )
 }
 
@@ -873,4 +1085,50 @@ async fn conformance() {
         drops.is_empty(),
         "conformance dropped below the baseline: {drops:?}"
     );
+}
+
+/// A Parallel state of two branches (X and Y) as our history has it.
+fn two_branches() -> Vec<Value> {
+    let ev = |id: u64, prev: u64, ty: &str, name: Option<&str>| {
+        let mut e = json!({"id": id, "previousEventId": prev, "type": ty});
+        if let Some(n) = name {
+            e["stateEnteredEventDetails"] = json!({"name": n});
+        }
+        e
+    };
+    vec![
+        ev(1, 0, "ExecutionStarted", None),
+        ev(2, 0, "ParallelStateEntered", Some("P")),
+        ev(3, 2, "ParallelStateStarted", None),
+        ev(4, 3, "PassStateEntered", Some("X")),
+        ev(5, 4, "PassStateExited", Some("X")),
+        ev(6, 3, "PassStateEntered", Some("Y")),
+        ev(7, 6, "PassStateExited", Some("Y")),
+        ev(8, 3, "ParallelStateSucceeded", None),
+        ev(9, 8, "ParallelStateExited", Some("P")),
+        ev(10, 9, "ExecutionSucceeded", None),
+    ]
+}
+
+#[test]
+fn branches_may_interleave_but_keep_their_own_order() {
+    let ours = two_branches();
+    let deps = dependencies(&ours);
+    let recorded =
+        |order: &[usize]| -> Vec<Value> { order.iter().map(|i| ours[*i - 1].clone()).collect() };
+    let check = |order: &[usize]| {
+        compare(
+            &normalise_expected(&recorded(order)),
+            &normalise_ours(&ours),
+            Loose::Branches(&deps),
+        )
+    };
+    // interleaved branches
+    check(&[1, 2, 3, 6, 4, 7, 5, 8, 9, 10]).unwrap();
+    // a branch out of its own order
+    assert!(check(&[1, 2, 3, 5, 4, 6, 7, 8, 9, 10]).is_err());
+    // the state ends before one of its branches did
+    assert!(check(&[1, 2, 3, 4, 5, 6, 8, 7, 9, 10]).is_err());
+    // a branch starts before the state did
+    assert!(check(&[1, 2, 4, 3, 5, 6, 7, 8, 9, 10]).is_err());
 }
