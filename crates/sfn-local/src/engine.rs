@@ -48,6 +48,35 @@ pub struct TaskContext {
     pub now: SystemTime,
 }
 
+/// The heartbeats of the handler call running in this task, when its Task has a heartbeat.
+pub(crate) struct Beats {
+    /// When each heartbeat came (the branch's time: virtual or wall clock).
+    pub(crate) times: Vec<SystemTime>,
+    /// The wall-clock instant of the last heartbeat (or of the call's start).
+    pub(crate) last_wall: std::time::Instant,
+}
+
+tokio::task_local! {
+    pub(crate) static HEARTBEATS: Arc<Mutex<Beats>>;
+}
+
+impl TaskContext {
+    /// Tells the engine the task is still alive (`SendTaskHeartbeat`). A Task with
+    /// `HeartbeatSeconds` (or `HeartbeatSecondsPath`) fails with `States.HeartbeatTimeout` when
+    /// more than that passes without one: from the call's start to the first heartbeat, between
+    /// two, or from the last one to the handler's end. Counted on the branch's clock (virtual
+    /// time, or the wall clock in real-time mode); a handler that stops answering is also
+    /// caught on the wall clock. Call it from the handler's own task (a task the handler
+    /// spawns does not reach the engine); elsewhere it does nothing.
+    pub fn heartbeat(&self) {
+        let _ = HEARTBEATS.try_with(|b| {
+            let mut b = b.lock().unwrap_or_else(|e| e.into_inner());
+            b.times.push(fleetshift_clock::now());
+            b.last_wall = std::time::Instant::now();
+        });
+    }
+}
+
 /// The future a handler returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + Send>>;
 

@@ -13,7 +13,9 @@ use crate::definition::{
     Body, Catcher, ChoiceRule, Cmp, Definition, FixedOrPath, Kind, MapSpec, MaxConcurrency, Op,
     Rhs, Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
 };
-use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus, TaskContext, function_key};
+use crate::engine::{
+    Beats, ClockMode, Engine, ExecRecord, ExecutionStatus, HEARTBEATS, TaskContext, function_key,
+};
 use crate::history::HistoryEvent;
 use crate::path::{Draws, Scope};
 use crate::time::{format_timestamp, parse_timestamp};
@@ -452,6 +454,8 @@ fn lambda_envelope(payload: Value, request_id: &str, now: SystemTime) -> Value {
 enum CallError {
     Failed(Failure),
     TimedOut,
+    /// No heartbeat within HeartbeatSeconds.
+    HeartbeatTimedOut,
     /// The execution's own TimeoutSeconds ran out while the handler ran: no task event.
     ExecTimedOut,
 }
@@ -974,6 +978,22 @@ impl Run {
                 })?)
             }
         };
+        let heartbeat = match &spec.heartbeat {
+            None => None,
+            Some(Seconds::Fixed(n)) => Some(*n),
+            Some(Seconds::Path(q)) => {
+                let v = q
+                    .eval(&Scope {
+                        input: raw,
+                        context: ctx,
+                        rng: br.draws.as_ref(),
+                    })
+                    .map_err(rt)?;
+                Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                    rt(format!("The HeartbeatSecondsPath parameter does not reference a positive integer: {} == {v}", q.text()))
+                })?)
+            }
+        };
         let resource = classify(&spec.resource);
         let (function, payload) = match &resource {
             Resource::LambdaDirect { name, .. } => (name.clone(), params.clone()),
@@ -1099,7 +1119,25 @@ impl Run {
                     function: function_key(&function),
                     now: self.now(),
                 };
+                let beats = heartbeat.map(|h| {
+                    let b = Arc::new(Mutex::new(Beats {
+                        times: Vec::new(),
+                        last_wall: std::time::Instant::now(),
+                    }));
+                    (Duration::from_secs(h), b)
+                });
                 let fut = h.call(payload, tctx);
+                // None: no heartbeat came in time on the wall clock.
+                let fut = async {
+                    match &beats {
+                        None => Some(fut.await),
+                        Some((h, b)) => {
+                            HEARTBEATS
+                                .scope(b.clone(), watch_heartbeats(fut, b, *h))
+                                .await
+                        }
+                    }
+                };
                 let cap = self.engine.inner.handler_time_limit;
                 if self.virtual_time {
                     let start = fleetshift_clock::now();
@@ -1123,40 +1161,66 @@ impl Run {
                         None => Some(scoped.await),
                         Some(g) => tokio::time::timeout(g, scoped).await.ok(),
                     };
-                    // Still running when the wall-clock guard ran out: past its whole window.
-                    let past = |limit: SystemTime| ran.as_ref().is_none_or(|(_, end)| *end > limit);
-                    match (task_end, self.deadline) {
-                        (_, Some(d)) if past(d) && task_end.is_none_or(|t| d < t) => {
-                            fleetshift_clock::advance_to(d);
-                            Err(CallError::ExecTimedOut)
+                    // When it ended; None while still running when a wall-clock guard ran
+                    // out: then it is past its whole window.
+                    let finished = match &ran {
+                        Some((Some(_), end)) => Some(*end),
+                        _ => None,
+                    };
+                    let past = |limit: SystemTime| finished.is_none_or(|end| end > limit);
+                    // The first gap between heartbeats (from the start, to the end) too long.
+                    let hb_end = beats.as_ref().and_then(|(h, b)| {
+                        let b = b.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut from = start;
+                        for t in b.times.iter().copied().chain(finished) {
+                            if t > from + *h {
+                                return Some(from + *h);
+                            }
+                            from = from.max(t);
                         }
-                        (Some(t), _) if past(t) => {
+                        finished.is_none().then_some(from + *h)
+                    });
+                    // The earliest window to close wins; at a tie the Task's own timeout.
+                    let closed = [
+                        task_end.filter(|t| past(*t)).map(|t| (t, 0)),
+                        self.deadline.filter(|d| past(*d)).map(|d| (d, 1)),
+                        hb_end.map(|t| (t, 2)),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                    match (closed, ran) {
+                        (Some((t, which)), _) => {
                             fleetshift_clock::advance_to(t);
+                            Err(match which {
+                                0 => CallError::TimedOut,
+                                1 => CallError::ExecTimedOut,
+                                _ => CallError::HeartbeatTimedOut,
+                            })
+                        }
+                        (None, Some((Some(r), end))) => {
+                            fleetshift_clock::advance_to(end);
+                            r.map_err(|e| CallError::Failed(lambda_failure(&e)))
+                        }
+                        // only the engine's limit: it ran that long
+                        (None, _) => {
+                            fleetshift_clock::advance_to(start + cap.unwrap_or_default());
                             Err(CallError::TimedOut)
                         }
-                        _ => match ran {
-                            Some((r, end)) => {
-                                fleetshift_clock::advance_to(end);
-                                r.map_err(|e| CallError::Failed(lambda_failure(&e)))
-                            }
-                            // only the engine's limit: it ran that long
-                            None => {
-                                fleetshift_clock::advance_to(start + cap.unwrap_or_default());
-                                Err(CallError::TimedOut)
-                            }
-                        },
                     }
                 } else {
                     let limit = [timeout.map(Duration::from_secs), cap]
                         .into_iter()
                         .flatten()
                         .min();
-                    match limit {
-                        Some(t) => match tokio::time::timeout(t, fut).await {
-                            Ok(r) => r.map_err(|e| CallError::Failed(lambda_failure(&e))),
-                            Err(_) => Err(CallError::TimedOut),
-                        },
-                        None => fut.await.map_err(|e| CallError::Failed(lambda_failure(&e))),
+                    let ran = match limit {
+                        Some(t) => tokio::time::timeout(t, fut).await.ok(),
+                        None => Some(fut.await),
+                    };
+                    match ran {
+                        Some(Some(r)) => r.map_err(|e| CallError::Failed(lambda_failure(&e))),
+                        Some(None) => Err(CallError::HeartbeatTimedOut),
+                        None => Err(CallError::TimedOut),
                     }
                 }
             }
@@ -1237,8 +1301,12 @@ impl Run {
                 Err(f)
             }
             Err(CallError::ExecTimedOut) => Err(exec_timeout()),
-            Err(CallError::TimedOut) => {
-                let f = Failure::new("States.Timeout", None);
+            Err(e @ (CallError::TimedOut | CallError::HeartbeatTimedOut)) => {
+                let name = match e {
+                    CallError::HeartbeatTimedOut => "States.HeartbeatTimeout",
+                    _ => "States.Timeout",
+                };
+                let f = Failure::new(name, None);
                 if is_direct {
                     self.emit(
                         br,
@@ -1822,6 +1890,26 @@ fn batches(
         out.push(wrap(batch));
     }
     Ok(out)
+}
+
+/// Runs a handler's future until it ends, or until `h` of wall-clock time passes without a
+/// heartbeat (then None).
+async fn watch_heartbeats(
+    mut fut: crate::engine::HandlerFuture,
+    beats: &Mutex<Beats>,
+    h: Duration,
+) -> Option<Result<Value, crate::engine::TaskFailure>> {
+    loop {
+        let last = beats.lock().unwrap_or_else(|e| e.into_inner()).last_wall;
+        match tokio::time::timeout_at((last + h).into(), &mut fut).await {
+            Ok(r) => return Some(r),
+            Err(_) => {
+                if beats.lock().unwrap_or_else(|e| e.into_inner()).last_wall == last {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 /// The execution's own TimeoutSeconds ran out: `States.Timeout`, which nothing catches.
