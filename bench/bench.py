@@ -6,6 +6,7 @@
   bench.py engine-node OUT.json NODE_JSON   the aws-local-stepfunctions run, with its median
   bench.py carry KEY RESULTS.json OUT.json  keep a skipped benchmark's last committed figures
   bench.py merge DIR RESULTS.json RESULTS.md   every DIR/*.json into one document, then the report
+  bench.py render RESULTS.json RESULTS.md       the report again from the same figures (notes edited)
 """
 
 import datetime
@@ -241,14 +242,18 @@ def render(results):
     if rs is None:
         out += ["Not measured in this run.", ""]
     else:
-        rows = [["sfn-local", rs["transitions"], len(rs["seconds"]), rs["seconds_median"] * 1000,
-                 rs["transitions_per_second"], rs["peak_rss_kib"] / 1024]]
+        def row(name, e):
+            return [name, e["transitions"], len(e["seconds"]), e["seconds_median"] * 1000,
+                    min(e["seconds"]) * 1000, max(e["seconds"]) * 1000, e["transitions_per_second"],
+                    e["peak_rss_kib"] / 1024]
+
+        rows = [row("sfn-local", rs)]
         if node:
-            rows.append([f"aws-local-stepfunctions (Node {node['node']})", node["transitions"], len(node["seconds"]),
-                         node["seconds_median"] * 1000, node["transitions_per_second"], node["peak_rss_kib"] / 1024])
+            rows.append(row(f"aws-local-stepfunctions (Node {node['node']})", node))
         out += ["`bench/engine/map-5-tasks.asl.json` (a 1,000-item inline Map of five trivial Lambda Tasks, "
                 "each handler returning its input) on both engines, one after the other in the same run.", "",
-                table(["engine", "transitions", "runs", "median ms", "transitions / s", "peak RSS MiB"], rows), ""]
+                table(["engine", "transitions", "runs", "median ms", "fastest ms", "slowest ms", "transitions / s",
+                       "peak RSS MiB"], rows), ""]
         if node:
             out += [f"Ratio: sfn-local is **{node['seconds_median'] / rs['seconds_median']:.1f}x** faster "
                     "(median wall time of aws-local-stepfunctions / sfn-local).", ""]
@@ -279,9 +284,13 @@ def merge(directory, results_json, results_md):
         except json.JSONDecodeError as e:
             print(f"bench: skipping {path}: {e}", file=sys.stderr)
     write(results_json, results)
+    load_notes(results_md)
+    Path(results_md).write_text(render(results))
+
+
+def load_notes(results_md):
     for path in (Path(results_md).parent / "notes").glob("*.md"):
         NOTES[path.stem] = path.read_text()
-    Path(results_md).write_text(render(results))
 
 
 def main(argv):
@@ -296,7 +305,8 @@ def main(argv):
         carry(*args)
     elif cmd == "merge":
         merge(*args)
-    elif cmd == "render":
+    elif cmd == "render":  # RESULTS.json RESULTS.md: the report again (e.g. after editing a note)
+        load_notes(args[1])
         Path(args[1]).write_text(render(json.loads(Path(args[0]).read_text())))
     else:
         sys.exit(f"unknown command {cmd}")
