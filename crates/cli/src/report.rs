@@ -134,13 +134,14 @@ impl WaveReport {
                 workspace_row(&summary_workspaces.remove(i), ReadFrom::Summary)
             } else if let Some(r) = history_workspaces.iter().find(|r| named(r)) {
                 workspace_row(r, ReadFrom::ExecutionHistory)
-            } else if let Some((status, cause)) = progress
+            } else if let Some((event, (status, cause))) = progress
                 .get(&Item::Workspace(id.clone()))
-                .and_then(|d| progress_outcome(d, &ended))
+                .and_then(|d| Some((d, progress_outcome(d, &ended)?)))
             {
                 WorkspaceRow {
                     source_workspace_id: id,
-                    target_workspace_id: None,
+                    // Progress events carry the new id once MigrateWorkspace named it.
+                    target_workspace_id: s(event, "targetWorkspaceId"),
                     status,
                     cause,
                     standby: None,
@@ -544,12 +545,15 @@ mod tests {
     }
 
     fn progress(task: Value, status: &str, detail: &str) -> RecordedEvent {
+        let mut d = json!({"waveId": "w1", "task": task, "status": status, "statusDetail": detail});
+        if let Some(target) = detail.strip_prefix("migrated to ") {
+            d["targetWorkspaceId"] = json!(target);
+        }
         RecordedEvent {
             event_id: String::new(),
             source: events::SOURCE.into(),
             detail_type: events::ITEM_PROGRESS.into(),
-            detail: json!({"waveId": "w1", "task": task, "status": status, "statusDetail": detail})
-                .to_string(),
+            detail: d.to_string(),
             resources: Vec::new(),
             event_bus_name: "default".into(),
             time: None,
@@ -618,6 +622,11 @@ mod tests {
         assert_eq!(report.workspaces.len(), 4);
         assert_eq!(row("ws-done00001").status, "COMPLETED");
         assert_eq!(row("ws-done00001").read_from, ReadFrom::ProgressEvent);
+        assert_eq!(
+            row("ws-done00001").target_workspace_id.as_deref(),
+            Some("ws-new000001"),
+            "the new id from the event's targetWorkspaceId"
+        );
         assert_eq!(row("ws-fail00001").status, "FAILED");
         assert_eq!(
             row("ws-fail00001").cause.as_deref(),
