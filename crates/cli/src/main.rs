@@ -134,31 +134,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            let progress = std::io::stderr().is_terminal().then(|| {
-                progress_bar(
-                    stack.clone(),
-                    std::slice::from_ref(&parsed.wave_id),
-                    items(&parsed),
-                )
-            });
+            let progress = Progress::start(&stack, vec![parsed.wave_id.clone()], items(&parsed));
             let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
-            if let Some(progress) = progress {
-                progress.abort();
-                let _ = progress.await;
-                let mut finished = FinishedItems::new(&parsed.wave_id);
-                let done = finished.update(&stack.cloud.events());
-                eprintln!("\r{}", bar(done, items(&parsed), BAR_WIDTH));
-            }
-            if let Ok(stack) = Arc::try_unwrap(stack) {
-                // Ends the function processes of --binaries (dropping the stack would too).
-                stack.shutdown().await;
-            }
-            write_report(&report, json.as_deref(), || report.render())?;
-            Ok(if report.all_completed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            conclude(stack, progress, report.all_completed(), || {
+                write_report(&report, json.as_deref(), || report.render())
             })
+            .await
         }
         Command::Local(Local::Serve { port, world }) => {
             let mut options = stack_options(&world, None, 7)?;
@@ -206,24 +187,32 @@ async fn run_generated(
         .iter()
         .filter_map(|p| p["waveId"].as_str().map(str::to_owned))
         .collect();
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| progress_bar(stack.clone(), &wave_ids, n));
+    let progress = Progress::start(&stack, wave_ids, n);
     let report = generate::run_waves(stack.clone(), &plans, started)
         .await
         .map_err(|e| e.to_string())?;
+    conclude(stack, progress, report.all_completed(), || {
+        write_report(&report, json.as_deref(), || report.render())
+    })
+    .await
+}
+
+/// The end of every run: the progress bar's last state, the stack shut down (which ends the
+/// function processes of --binaries), the report written; exit 0 only when every item completed.
+async fn conclude(
+    stack: Arc<LocalStack>,
+    progress: Option<Progress>,
+    all_completed: bool,
+    write: impl FnOnce() -> Result<(), String>,
+) -> Result<ExitCode, String> {
     if let Some(progress) = progress {
-        progress.abort();
-        let _ = progress.await;
-        let mut finished = FinishedItems::for_waves(wave_ids.iter().map(String::as_str));
-        let done = finished.update(&stack.cloud.events());
-        eprintln!("\r{}", bar(done, n, BAR_WIDTH));
+        progress.finish(&stack).await;
     }
     if let Ok(stack) = Arc::try_unwrap(stack) {
         stack.shutdown().await;
     }
-    write_report(&report, json.as_deref(), || report.render())?;
-    Ok(if report.all_completed() {
+    write()?;
+    Ok(if all_completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -296,17 +285,40 @@ fn items(plan: &Plan) -> usize {
 }
 
 /// Redraws the progress bar of these waves' `total` items on stderr (a terminal) until aborted.
-fn progress_bar(
-    stack: Arc<LocalStack>,
-    wave_ids: &[String],
+/// The progress bar of a run, drawn on stderr only when it is a terminal.
+struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    wave_ids: Vec<String>,
     total: usize,
-) -> tokio::task::JoinHandle<()> {
-    let mut finished = FinishedItems::for_waves(wave_ids.iter().map(String::as_str));
-    tokio::spawn(async move {
-        loop {
-            let done = finished.update(&stack.cloud.events());
-            eprint!("\r{}", bar(done, total, BAR_WIDTH));
-            tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+impl Progress {
+    fn start(stack: &Arc<LocalStack>, wave_ids: Vec<String>, total: usize) -> Option<Self> {
+        if !std::io::stderr().is_terminal() {
+            return None;
         }
-    })
+        let mut finished = FinishedItems::for_waves(wave_ids.iter().map(String::as_str));
+        let stack = stack.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let done = finished.update(&stack.cloud.events());
+                eprint!("\r{}", bar(done, total, BAR_WIDTH));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Some(Progress {
+            task,
+            wave_ids,
+            total,
+        })
+    }
+
+    /// Stops the redraws and draws the final state.
+    async fn finish(self, stack: &LocalStack) {
+        self.task.abort();
+        let _ = self.task.await;
+        let mut finished = FinishedItems::for_waves(self.wave_ids.iter().map(String::as_str));
+        let done = finished.update(&stack.cloud.events());
+        eprintln!("\r{}", bar(done, self.total, BAR_WIDTH));
+    }
 }
