@@ -17,7 +17,7 @@ use crate::engine::{
     Beats, ClockMode, Engine, ExecRecord, ExecutionStatus, HEARTBEATS, TaskContext, function_key,
 };
 use crate::history::HistoryEvent;
-use crate::path::{Draws, Scope};
+use crate::path::{Draws, Query, Scope};
 use crate::time::{format_timestamp, parse_timestamp};
 
 /// The payload limit of Step Functions (256 KiB).
@@ -962,37 +962,16 @@ impl Run {
                 .map_err(rt)?,
             None => eff,
         };
-        let timeout = match &spec.timeout {
-            None => None,
-            Some(Seconds::Fixed(n)) => Some(*n),
-            Some(Seconds::Path(q)) => {
-                let v = q
-                    .eval(&Scope {
-                        input: raw,
-                        context: ctx,
-                        rng: br.draws.as_ref(),
-                    })
-                    .map_err(rt)?;
-                Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    rt(format!("The TimeoutSecondsPath parameter does not reference a positive integer: {} == {v}", q.text()))
-                })?)
-            }
-        };
-        let heartbeat = match &spec.heartbeat {
-            None => None,
-            Some(Seconds::Fixed(n)) => Some(*n),
-            Some(Seconds::Path(q)) => {
-                let v = q
-                    .eval(&Scope {
-                        input: raw,
-                        context: ctx,
-                        rng: br.draws.as_ref(),
-                    })
-                    .map_err(rt)?;
-                Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    rt(format!("The HeartbeatSecondsPath parameter does not reference a positive integer: {} == {v}", q.text()))
-                })?)
-            }
+        let (timeout, heartbeat) = {
+            let scope = Scope {
+                input: raw,
+                context: ctx,
+                rng: br.draws.as_ref(),
+            };
+            (
+                task_seconds(spec.timeout.as_ref(), "TimeoutSecondsPath", &scope, rt)?,
+                task_seconds(spec.heartbeat.as_ref(), "HeartbeatSecondsPath", &scope, rt)?,
+            )
         };
         let resource = classify(&spec.resource);
         let (function, payload) = match &resource {
@@ -1623,24 +1602,11 @@ impl Run {
             None => None,
             Some(FixedOrPath::Fixed(n)) => Some(*n),
             Some(FixedOrPath::Path(q)) => {
-                let v = q.eval(&scope).map_err(rt)?;
-                let n = match &v {
-                    Value::String(s) => s.trim().parse::<i64>().ok(),
-                    v => v.as_i64(),
-                };
-                match n {
-                    Some(n) if n < 0 => {
-                        return Err(rt("ToleratedFailureCount cannot be negative.".into()));
-                    }
-                    Some(n) => Some(n as u64),
-                    None => {
-                        return Err(rt(format!(
-                            "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
-                            shown(&v),
-                            q.text()
-                        )));
-                    }
+                let n = path_integer(q, "ToleratedFailureCountPath", &scope, rt)?;
+                if n < 0 {
+                    return Err(rt("ToleratedFailureCount cannot be negative.".into()));
                 }
+                Some(n as u64)
             }
         };
         let tolerated_percentage = match &spec.tolerated_percentage {
@@ -1673,19 +1639,11 @@ impl Run {
             None => Ok(None),
             Some(FixedOrPath::Fixed(n)) => Ok(Some(*n)),
             Some(FixedOrPath::Path(q)) => {
-                let v = q.eval(&scope).map_err(rt)?;
-                let n = match &v {
-                    Value::String(s) => s.trim().parse::<i64>().ok(),
-                    v => v.as_i64(),
-                };
-                match n {
-                    Some(n) if n >= 1 && n as u64 <= max => Ok(Some(n as u64)),
-                    Some(_) => Err(rt(format!("{which} must be from 1 to {max}."))),
-                    None => Err(rt(format!(
-                        "The {which}Path field refers to value \"{}\" which is not a valid integer: {}",
-                        shown(&v),
-                        q.text()
-                    ))),
+                let n = path_integer(q, &format!("{which}Path"), &scope, rt)?;
+                if n >= 1 && n as u64 <= max {
+                    Ok(Some(n as u64))
+                } else {
+                    Err(rt(format!("{which} must be from 1 to {max}.")))
                 }
             }
         };
@@ -1910,6 +1868,52 @@ async fn watch_heartbeats(
             }
         }
     }
+}
+
+/// A Task's TimeoutSeconds or HeartbeatSeconds: the fixed number, or the positive integer
+/// its Path selects from the state's raw input (`field` names the Path in the error).
+fn task_seconds(
+    seconds: Option<&Seconds>,
+    field: &str,
+    scope: &Scope<'_>,
+    rt: impl Fn(String) -> Failure,
+) -> Result<Option<u64>, Failure> {
+    match seconds {
+        None => Ok(None),
+        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Path(q)) => {
+            let v = q.eval(scope).map_err(&rt)?;
+            match v.as_u64().filter(|n| *n > 0) {
+                Some(n) => Ok(Some(n)),
+                None => Err(rt(format!(
+                    "The {field} parameter does not reference a positive integer: {} == {v}",
+                    q.text()
+                ))),
+            }
+        }
+    }
+}
+
+/// The integer a Distributed Map's `field` (a `...Path`) selects: a number, or a numeric
+/// string, as AWS reads it.
+fn path_integer(
+    q: &Query,
+    field: &str,
+    scope: &Scope<'_>,
+    rt: impl Fn(String) -> Failure,
+) -> Result<i64, Failure> {
+    let v = q.eval(scope).map_err(&rt)?;
+    let n = match &v {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        v => v.as_i64(),
+    };
+    n.ok_or_else(|| {
+        rt(format!(
+            "The {field} field refers to value \"{}\" which is not a valid integer: {}",
+            shown(&v),
+            q.text()
+        ))
+    })
 }
 
 /// The execution's own TimeoutSeconds ran out: `States.Timeout`, which nothing catches.

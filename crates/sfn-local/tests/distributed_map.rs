@@ -5,6 +5,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sfn_local::{Definition, Engine, ExecutionDescription, ExecutionStatus, TaskFailure};
 
+mod common;
+
+use common::types;
+
 /// A Distributed Map over `$.items` whose children fail on a negative item.
 fn map_def(extra: &str) -> String {
     format!(
@@ -31,15 +35,6 @@ async fn run(engine: &Engine, definition: &str, input: Value) -> ExecutionDescri
     let def = Arc::new(Definition::parse(definition).unwrap());
     let sm = engine.state_machine_arn("dm");
     engine.run(def, &sm, Some("x"), input).await.unwrap()
-}
-
-fn types(engine: &Engine, d: &ExecutionDescription) -> Vec<&'static str> {
-    engine
-        .history(&d.execution_arn)
-        .unwrap()
-        .iter()
-        .map(|e| e.event_type)
-        .collect()
 }
 
 #[tokio::test]
@@ -164,35 +159,28 @@ async fn tolerated_failure_percentage_path_is_read_from_the_input() {
 
 #[tokio::test]
 async fn exceeding_either_threshold_fails_the_run() {
-    // two of four failed: within the count (3), over the percentage (25 %)
-    let d = run(
-        &engine(),
-        &map_def(r#""ToleratedFailureCount":3,"ToleratedFailurePercentage":25,"#),
-        json!({"items": [1, -2, -3, 4]}),
-    )
-    .await;
+    /// Four items, two of which fail, under the given thresholds.
+    async fn two_of_four_failing(thresholds: &str) -> ExecutionDescription {
+        let def = map_def(thresholds);
+        run(&engine(), &def, json!({"items": [1, -2, -3, 4]})).await
+    }
+    // within the count (3), over the percentage (25 %)
+    let d =
+        two_of_four_failing(r#""ToleratedFailureCount":3,"ToleratedFailurePercentage":25,"#).await;
     assert_eq!(
         d.error.as_deref(),
         Some("States.ExceedToleratedFailureThreshold")
     );
     // ...and within the percentage (50 %), over the count (1)
-    let d = run(
-        &engine(),
-        &map_def(r#""ToleratedFailureCount":1,"ToleratedFailurePercentage":50,"#),
-        json!({"items": [1, -2, -3, 4]}),
-    )
-    .await;
+    let d =
+        two_of_four_failing(r#""ToleratedFailureCount":1,"ToleratedFailurePercentage":50,"#).await;
     assert_eq!(
         d.error.as_deref(),
         Some("States.ExceedToleratedFailureThreshold")
     );
     // within both
-    let d = run(
-        &engine(),
-        &map_def(r#""ToleratedFailureCount":2,"ToleratedFailurePercentage":50,"#),
-        json!({"items": [1, -2, -3, 4]}),
-    )
-    .await;
+    let d =
+        two_of_four_failing(r#""ToleratedFailureCount":2,"ToleratedFailurePercentage":50,"#).await;
     assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
 }
 

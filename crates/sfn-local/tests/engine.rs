@@ -6,6 +6,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sfn_local::{Definition, Engine, ExecutionStatus, StartError, TaskFailure};
 
+mod common;
+
+use common::{took, types};
+
 fn def(json: &str) -> Arc<Definition> {
     Arc::new(Definition::parse(json).unwrap())
 }
@@ -30,12 +34,7 @@ async fn retries_on_virtual_time_then_catches() {
     assert_eq!(out.status, ExecutionStatus::Succeeded);
     assert_eq!(out.output.as_ref().unwrap()["err"]["Error"], "Busy");
     // 10 s then 30 s of backoff, on the virtual clock
-    let took = out
-        .stop_date
-        .unwrap()
-        .duration_since(out.start_date)
-        .unwrap();
-    assert_eq!(took, Duration::from_secs(40));
+    assert_eq!(took(&out), Duration::from_secs(40));
     let h = engine.history(&out.execution_arn).unwrap();
     assert_eq!(
         h.iter()
@@ -180,14 +179,8 @@ async fn task_failing_in_a_parallel_branch_is_aborted() {
     let sm = engine.state_machine_arn("m");
     let out = engine.run(d, &sm, Some("a"), json!({})).await.unwrap();
     assert_eq!(out.status, ExecutionStatus::Succeeded);
-    let types: Vec<&str> = engine
-        .history(&out.execution_arn)
-        .unwrap()
-        .iter()
-        .map(|e| e.event_type)
-        .collect();
     assert_eq!(
-        types,
+        types(&engine, &out),
         [
             "ExecutionStarted",
             "ParallelStateEntered",
@@ -215,10 +208,6 @@ fn slow_engine() -> Engine {
         .build()
 }
 
-fn took(d: &sfn_local::ExecutionDescription) -> Duration {
-    d.stop_date.unwrap().duration_since(d.start_date).unwrap()
-}
-
 #[tokio::test]
 async fn a_handler_running_past_the_execution_timeout_times_the_execution_out() {
     // The last state: without the cap the execution would succeed at 60 s.
@@ -233,14 +222,8 @@ async fn a_handler_running_past_the_execution_timeout_times_the_execution_out() 
     let out = engine.run(d, &sm, None, json!({})).await.unwrap();
     assert_eq!(out.status, ExecutionStatus::TimedOut);
     assert_eq!(took(&out), Duration::from_secs(10));
-    let types: Vec<&str> = engine
-        .history(&out.execution_arn)
-        .unwrap()
-        .iter()
-        .map(|e| e.event_type)
-        .collect();
     assert_eq!(
-        types,
+        types(&engine, &out),
         [
             "ExecutionStarted",
             "TaskStateEntered",

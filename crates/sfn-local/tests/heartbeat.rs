@@ -11,6 +11,10 @@ use sfn_local::{
     with_context,
 };
 
+mod common;
+
+use common::took;
+
 /// `beat`: sleeps the (virtual) seconds its input lists, a heartbeat after each;
 /// `hang`: one heartbeat, then never answers.
 fn engine(builder: EngineBuilder) -> Engine {
@@ -53,10 +57,6 @@ async fn run(engine: &Engine, d: Arc<Definition>, input: Value) -> ExecutionDesc
         .await
         .expect("the execution never ended")
         .unwrap()
-}
-
-fn took(d: &ExecutionDescription) -> Duration {
-    d.stop_date.unwrap().duration_since(d.start_date).unwrap()
 }
 
 #[tokio::test]

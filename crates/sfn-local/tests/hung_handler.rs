@@ -7,6 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sfn_local::{Definition, Engine, ExecutionDescription, ExecutionStatus, TaskFailure};
 
+mod common;
+
+use common::{took, types};
+
 fn def(json: &str) -> Arc<Definition> {
     Arc::new(Definition::parse(json).unwrap())
 }
@@ -22,19 +26,6 @@ fn engine(builder: sfn_local::EngineBuilder) -> Engine {
             Ok::<_, TaskFailure>(v)
         })
         .build()
-}
-
-fn took(d: &ExecutionDescription) -> Duration {
-    d.stop_date.unwrap().duration_since(d.start_date).unwrap()
-}
-
-fn types(engine: &Engine, d: &ExecutionDescription) -> Vec<&'static str> {
-    engine
-        .history(&d.execution_arn)
-        .unwrap()
-        .iter()
-        .map(|e| e.event_type)
-        .collect()
 }
 
 async fn run(engine: &Engine, d: Arc<Definition>) -> ExecutionDescription {

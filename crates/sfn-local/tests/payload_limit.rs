@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Value, json};
 use sfn_local::{Definition, Engine, ExecutionDescription, ExecutionStatus, TaskFailure};
 
+mod common;
+
+use common::types;
+
 const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:f";
 
 /// A string that is within the limit on its own, and over it twice over.
@@ -14,23 +18,19 @@ fn big() -> String {
     "a".repeat(150 * 1024)
 }
 
+/// Runs `definition` on an engine whose `f` echoes its input.
 async fn run(definition: &str, input: Value) -> (Engine, ExecutionDescription) {
     let engine = Engine::builder()
         .handler("f", |v: Value| async move { Ok::<_, TaskFailure>(v) })
         .build();
-    let def = Arc::new(Definition::parse(definition).unwrap());
-    let sm = engine.state_machine_arn("m");
-    let done = engine.run(def, &sm, Some("x"), input).await.unwrap();
+    let done = run_on(&engine, definition, input).await;
     (engine, done)
 }
 
-fn types(engine: &Engine, d: &ExecutionDescription) -> Vec<&'static str> {
-    engine
-        .history(&d.execution_arn)
-        .unwrap()
-        .iter()
-        .map(|e| e.event_type)
-        .collect()
+async fn run_on(engine: &Engine, definition: &str, input: Value) -> ExecutionDescription {
+    let def = Arc::new(Definition::parse(definition).unwrap());
+    let sm = engine.state_machine_arn("m");
+    engine.run(def, &sm, Some("x"), input).await.unwrap()
 }
 
 fn assert_data_limit(d: &ExecutionDescription, state: &str) {
@@ -160,18 +160,11 @@ async fn task_input_over_the_limit_fails_before_the_function_is_called() {
             async move { Ok::<_, TaskFailure>(v) }
         })
         .build();
-    let def = Arc::new(
-        Definition::parse(&format!(
-            r#"{{"StartAt":"T","States":{{"T":{{"Type":"Task","Resource":"{LAMBDA}",
-            "Parameters":{{"a.$":"$.s","b.$":"$.s"}},"End":true}}}}}}"#
-        ))
-        .unwrap(),
+    let def = format!(
+        r#"{{"StartAt":"T","States":{{"T":{{"Type":"Task","Resource":"{LAMBDA}",
+        "Parameters":{{"a.$":"$.s","b.$":"$.s"}},"End":true}}}}}}"#
     );
-    let sm = engine.state_machine_arn("m");
-    let d = engine
-        .run(def, &sm, Some("x"), json!({"s": big()}))
-        .await
-        .unwrap();
+    let d = run_on(&engine, &def, json!({"s": big()})).await;
     assert_data_limit(&d, "T");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert_eq!(
