@@ -516,11 +516,12 @@ async fn migration_hub_throttling_every_update_never_stops_a_migration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspace() {
-    // Ten WorkSpaces fail with a 28,000-character error message each: their results together pass
-    // Step Functions' 256 KiB state limit, so the WorkSpaces Map itself fails with
-    // States.DataLimitExceeded. The wave must still reach Finish and name every WorkSpace, and
-    // say the results were lost rather than end without a summary.
-    let p = plan(10, json!({}));
+    // Ten of twelve WorkSpaces fail with a 28,000-character error message each: their results
+    // together pass Step Functions' 256 KiB state limit, so the WorkSpaces Map itself fails with
+    // States.DataLimitExceeded. The wave must still reach Finish and name every WorkSpace (the
+    // summary says the results were lost), and the report must still tell the two that moved
+    // from the ten that did not, from the items' own progress events.
+    let p = plan(12, json!({}));
     let long = "x".repeat(28_000);
     let rules: Vec<Value> = (0..10)
         .map(|i| {
@@ -536,24 +537,51 @@ async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspac
         "{}",
         report.render()
     );
-    assert_eq!(report.workspaces.len(), 10);
-    for w in &report.workspaces {
-        assert_eq!(w.status, "FAILED", "{w:?}");
-        let cause = w.cause.as_deref().unwrap_or_default();
+    let summary: Value = stack
+        .cloud
+        .events()
+        .iter()
+        .find(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
+        .map(|e| serde_json::from_str(&e.detail).expect("JSON"))
+        .expect("the summary was published");
+    let mapping = summary["mapping"].as_array().expect("mapping");
+    assert_eq!(mapping.len(), 12);
+    for m in mapping {
+        let cause = m["cause"].as_str().unwrap_or_default();
         assert!(
-            cause.contains("result lost") && cause.contains("States.DataLimitExceeded"),
-            "{cause}"
+            m["status"] == "FAILED"
+                && cause.contains("result lost")
+                && cause.contains("States.DataLimitExceeded"),
+            "{m}"
         );
     }
-    assert!(stack.cloud.migrations().is_empty());
-    assert!(
-        stack
-            .cloud
-            .events()
+    let migrations = stack.cloud.migrations();
+    assert_eq!(migrations.len(), 2);
+    for w in &report.workspaces {
+        assert_eq!(w.read_from, ReadFrom::ProgressEvent, "{w:?}");
+        let migrated = migrations
             .iter()
-            .any(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED),
-        "the summary was published"
-    );
+            .find(|m| m.source_workspace_id == w.source_workspace_id);
+        match migrated {
+            Some(m) => {
+                assert_eq!(w.status, "COMPLETED", "{w:?}");
+                assert_eq!(
+                    w.target_workspace_id.as_deref(),
+                    Some(m.target_workspace_id.as_str())
+                );
+            }
+            None => {
+                assert_eq!(w.status, "FAILED", "{w:?}");
+                assert!(
+                    w.cause
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("AccessDenied"),
+                    "{w:?}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,9 +130,16 @@ impl WaveReport {
         for w in planned(plan, "workspaces") {
             let id = s(w, "workspaceId").unwrap_or_default();
             let named = |r: &Value| s(r, "sourceWorkspaceId").as_deref() == Some(id.as_str());
-            let row = if let Some(i) = summary_workspaces.iter().position(named) {
-                workspace_row(&summary_workspaces.remove(i), ReadFrom::Summary)
-            } else if let Some(r) = history_workspaces.iter().find(|r| named(r)) {
+            let from_summary = summary_workspaces
+                .iter()
+                .position(named)
+                .map(|i| summary_workspaces.remove(i));
+            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r)) {
+                workspace_row(r, ReadFrom::Summary)
+            } else if let Some(r) = history_workspaces
+                .iter()
+                .find(|r| named(r) && !result_lost(r))
+            {
                 workspace_row(r, ReadFrom::ExecutionHistory)
             } else if let Some((event, (status, cause))) = progress
                 .get(&Item::Workspace(id.clone()))
@@ -147,6 +154,9 @@ impl WaveReport {
                     standby: None,
                     read_from: ReadFrom::ProgressEvent,
                 }
+            } else if let Some(r) = from_summary {
+                // The wave lost the result and no event tells more: the summary's word stands.
+                workspace_row(&r, ReadFrom::Summary)
             } else {
                 WorkspaceRow {
                     source_workspace_id: id,
@@ -177,9 +187,13 @@ impl WaveReport {
                 s(r, "v1BotName").as_deref() == Some(name.as_str())
                     && s(r, "v1BotVersion").as_deref() == Some(version.as_str())
             };
-            let row = if let Some(i) = summary_bots.iter().position(named) {
-                bot_row(&summary_bots.remove(i), ReadFrom::Summary)
-            } else if let Some(r) = history_bots.iter().find(|r| named(r)) {
+            let from_summary = summary_bots
+                .iter()
+                .position(named)
+                .map(|i| summary_bots.remove(i));
+            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r)) {
+                bot_row(r, ReadFrom::Summary)
+            } else if let Some(r) = history_bots.iter().find(|r| named(r) && !result_lost(r)) {
                 bot_row(r, ReadFrom::ExecutionHistory)
             } else if let Some((status, cause)) = progress
                 .get(&Item::Bot(name.clone(), version.clone()))
@@ -193,6 +207,8 @@ impl WaveReport {
                     cause,
                     read_from: ReadFrom::ProgressEvent,
                 }
+            } else if let Some(r) = from_summary {
+                bot_row(&r, ReadFrom::Summary)
             } else {
                 BotRow {
                     v1_bot_name: name,
@@ -422,6 +438,14 @@ fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Va
         last.insert(item, d);
     }
     last
+}
+
+/// Whether a result only says the wave lost the item's real result (its Map failed, or its
+/// iteration failed outside the item's own handling): the item's last progress event, which it
+/// published itself, then tells more.
+fn result_lost(r: &Value) -> bool {
+    s(r, "cause")
+        .is_some_and(|c| c.starts_with("result lost") || c == push_hub_update::NO_RESULT_CAUSE)
 }
 
 /// An item's state and cause from its last progress event; `None` when the event does not show

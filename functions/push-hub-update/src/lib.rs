@@ -154,8 +154,9 @@ pub struct UpdateInput {
     /// Free text; cut to 2500 characters for Migration Hub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_detail: Option<String>,
-    /// The WorkSpace's new id once MigrateWorkspace named it (null before): carried in the
-    /// event, so a consumer of the events alone knows where the WorkSpace went.
+    /// The new WorkSpace of a COMPLETED migration: carried in the event, so a consumer of the
+    /// events alone knows where the WorkSpace went. (A failed migration's target id is never
+    /// used: the WorkSpace keeps its original id.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_workspace_id: Option<String>,
     /// 0-100 (Migration Hub's ProgressPercent).
