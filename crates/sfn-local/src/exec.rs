@@ -52,6 +52,10 @@ pub(crate) struct Failure {
     pub(crate) exec_timeout: bool,
     /// Raised by the state's own data processing (not by a branch or iteration).
     pub(crate) runtime_in_state: bool,
+    /// A `States.DataLimitExceeded` of a state's own output or built input: AWS documents it as
+    /// terminal, not matched by `States.ALL` (or `States.TaskFailed`); only a catcher or retrier
+    /// naming it matches. (The recordings show the wildcards do match it for a task's result.)
+    pub(crate) named_only: bool,
 }
 
 impl Failure {
@@ -61,6 +65,7 @@ impl Failure {
             cause,
             exec_timeout: false,
             runtime_in_state: false,
+            named_only: false,
         }
     }
     fn name(&self) -> &str {
@@ -328,6 +333,9 @@ fn matches_error(list: &[String], f: &Failure) -> bool {
         return false;
     }
     let name = f.name();
+    if f.named_only {
+        return list.iter().any(|e| e == name);
+    }
     list.iter().any(|e| {
         e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout")
     })
@@ -511,6 +519,7 @@ impl Run {
                 )),
             );
             f.runtime_in_state = true;
+            f.named_only = true;
             return Err(f);
         }
         Ok(v)
@@ -528,6 +537,7 @@ impl Run {
                 )),
             );
             f.runtime_in_state = true;
+            f.named_only = true;
             return Err(f);
         }
         Ok(())
@@ -694,6 +704,7 @@ impl Run {
                     cause: pick(cause)?,
                     exec_timeout: false,
                     runtime_in_state: false,
+                    named_only: false,
                 })
             }
             Kind::Choice { choices, default } => {
@@ -1733,6 +1744,7 @@ impl Run {
                                 cause: d.cause,
                                 exec_timeout: false,
                                 runtime_in_state: false,
+                                named_only: false,
                             }),
                         }
                     };
@@ -1923,6 +1935,7 @@ fn exec_timeout() -> Failure {
         cause: None,
         exec_timeout: true,
         runtime_in_state: false,
+        named_only: false,
     }
 }
 

@@ -116,6 +116,41 @@ async fn map_result_array_over_the_limit_fails() {
 }
 
 #[tokio::test]
+async fn a_map_result_over_the_limit_is_caught_by_name_not_by_states_all() {
+    // AWS documents States.DataLimitExceeded as terminal, not matched by States.ALL; only a
+    // catcher naming it catches a state's own oversized output.
+    let map = |catch: &str| {
+        format!(
+            r#"{{"StartAt":"M","States":{{"M":{{"Type":"Map","ItemsPath":"$.items",
+            "ItemProcessor":{{"StartAt":"I","States":{{"I":{{"Type":"Pass",
+                "Parameters":{{"v.$":"$$.Execution.Input.s"}},"End":true}}}}}},
+            "Catch":[{catch}],"End":true}},
+            "C":{{"Type":"Pass","Result":"caught","End":true}}}}}}"#
+        )
+    };
+    let (_, d) = run(
+        &map(r#"{"ErrorEquals":["States.ALL"],"Next":"C"}"#),
+        json!({"items": [1, 2], "s": big()}),
+    )
+    .await;
+    assert_data_limit(&d, "M");
+    let (_, d) = run(
+        &map(r#"{"ErrorEquals":["States.TaskFailed"],"Next":"C"}"#),
+        json!({"items": [1, 2], "s": big()}),
+    )
+    .await;
+    assert_data_limit(&d, "M");
+    let (_, d) = run(
+        &map(r#"{"ErrorEquals":["States.DataLimitExceeded"],"Next":"C"},
+               {"ErrorEquals":["States.ALL"],"Next":"C"}"#),
+        json!({"items": [1, 2], "s": big()}),
+    )
+    .await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(d.output, Some(json!("caught")));
+}
+
+#[tokio::test]
 async fn map_item_selector_over_the_limit_fails_before_any_iteration() {
     let (engine, d) = run(
         r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items",
