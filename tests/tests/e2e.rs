@@ -676,6 +676,7 @@ async fn duplicate_eventbridge_delivery_starts_one_execution() {
     let stack = stack(&p, json!({})).await;
     let first = stack.deliver_wave_event(&p).await.expect("first delivery");
     let second = stack.deliver_wave_event(&p).await.expect("second delivery");
+    assert_eq!(first["alreadyStarted"], json!(false), "{first}");
     assert_eq!(first["executionArn"], second["executionArn"]);
     let arn = first["executionArn"].as_str().unwrap();
     let done = stack.engine.wait(arn).await.expect("execution exists");

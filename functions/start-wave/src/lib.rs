@@ -165,6 +165,7 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
         Error::InvalidInput(v)
     })?;
     let arn = &deps.settings.state_machine_arn;
+    let sent_at = fleetshift_clock::now();
 
     match deps
         .sfn
@@ -175,6 +176,23 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
         .send()
         .await
     {
+        // Step Functions answers a StartExecution with the name and input of a *running*
+        // execution with that execution, as a success: its start date tells it apart from a
+        // start made now (a duplicate delivered within seconds of the first cannot be told).
+        Ok(out) if started_before(out.start_date(), sent_at) => {
+            info!(
+                execution_name = %name,
+                execution_arn = %out.execution_arn(),
+                wave_id = %plan.wave_id,
+                "execution of this plan already running (duplicate delivery): nothing new started"
+            );
+            Ok(Output {
+                execution_arn: out.execution_arn().to_owned(),
+                execution_name: name,
+                already_started: true,
+                existing_status: Some("RUNNING".to_owned()),
+            })
+        }
         Ok(out) => {
             info!(execution_name = %name, execution_arn = %out.execution_arn(), wave_id = %plan.wave_id, "wave started");
             Ok(Output {
@@ -252,6 +270,15 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
             Err(classified.into())
         }
     }
+}
+
+/// Clock skew between Lambda and Step Functions this code tolerates before calling an answered
+/// execution one that was already running.
+const START_SKEW: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether an execution StartExecution answered with started well before this call was made.
+fn started_before(start_date: &aws_smithy_types::DateTime, sent_at: std::time::SystemTime) -> bool {
+    std::time::SystemTime::try_from(*start_date).is_ok_and(|t| t + START_SKEW < sent_at)
 }
 
 /// The status of the execution a plan already started, so a plan sent again after its wave ended

@@ -53,7 +53,8 @@ fn started() -> Rule {
                     "arn:aws:states:us-east-1:123456789012:execution:fleet-migration:{}",
                     r.name().unwrap()
                 ))
-                .start_date(DateTime::from_secs(1_763_631_000))
+                // A start made now.
+                .start_date(DateTime::from(std::time::SystemTime::now()))
                 .build()
                 .unwrap()
         })
@@ -186,13 +187,34 @@ async fn a_failed_describe_still_answers_success() {
 }
 
 #[tokio::test]
+async fn a_delivery_while_the_wave_runs_is_answered_as_already_running() {
+    // Step Functions answers StartExecution with the name and input of a running execution with
+    // that execution (a success, not ExecutionAlreadyExists): started an hour ago, it was not
+    // started by this call.
+    let rule = mock!(aws_sdk_sfn::Client::start_execution).then_output(|| {
+        StartExecutionOutput::builder()
+            .execution_arn("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:x")
+            .start_date(DateTime::from(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+            ))
+            .build()
+            .unwrap()
+    });
+    let d = deps(&[&rule]);
+    let out = handle(event(), &d).await.unwrap();
+    assert!(out.already_started);
+    assert_eq!(out.existing_status.as_deref(), Some("RUNNING"));
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn a_duplicate_delivery_names_the_same_execution() {
     let rule = mock!(aws_sdk_sfn::Client::start_execution)
         .sequence()
         .output(|| {
             StartExecutionOutput::builder()
                 .execution_arn("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:x")
-                .start_date(DateTime::from_secs(0))
+                .start_date(DateTime::from(std::time::SystemTime::now()))
                 .build()
                 .unwrap()
         })
