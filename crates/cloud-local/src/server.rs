@@ -166,7 +166,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                     "EndpointGone",
                     "Amazon Lex V1 endpoints stopped answering on 2025-09-15 (Lex V1 is end of life)",
                 )),
-                false,
+                None,
             )
         } else {
             apply_rules(&mut world, service, &op, target.as_deref())
@@ -203,7 +203,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         },
     };
 
-    if lose_answer && result.is_ok() {
+    // A lost answer is charged only when there was an answer to lose (the call succeeded).
+    if let Some(rule) = lose_answer.filter(|_| result.is_ok()) {
+        *shared.world().rule_lost.entry(rule).or_insert(0) += 1;
         result = Err(ApiError::new(
             500,
             "InternalFailure",
@@ -250,10 +252,11 @@ fn apply_rules(
     service: Service,
     op: &str,
     target: Option<&str>,
-) -> (Duration, Option<ApiError>, bool) {
+) -> (Duration, Option<ApiError>, Option<(usize, String)>) {
     let mut latency = Duration::ZERO;
     let mut error = None;
-    // The first rule whose lost answers are not used up; charged only if no error is answered.
+    // The first rule whose lost answers are not used up; the caller charges it if the call
+    // succeeds.
     let mut lose: Option<usize> = None;
     let key = target.unwrap_or(op).to_owned();
     let seed = world.scenario.seed;
@@ -308,13 +311,7 @@ fn apply_rules(
             lose = Some(i);
         }
     }
-    let lose_answer = match lose {
-        Some(i) if error.is_none() => {
-            *world.rule_lost.entry((i, key)).or_insert(0) += 1;
-            true
-        }
-        _ => false,
-    };
+    let lose_answer = lose.filter(|_| error.is_none()).map(|i| (i, key));
     (latency, error, lose_answer)
 }
 

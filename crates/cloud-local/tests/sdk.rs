@@ -222,6 +222,15 @@ mod workspaces {
                 .bundle_id("wsb-target0001")
                 .send()
         };
+        // A call that fails on its own has no answer to lose: the lost answer is still owed.
+        let err = ws
+            .migrate_workspace()
+            .source_workspace_id("ws-gen0000001")
+            .bundle_id("wsb-nosuch0001")
+            .send()
+            .await
+            .expect_err("unknown bundle");
+        assert_eq!(err.code(), Some("ResourceNotFoundException"));
         let err = migrate("ws-gen0000001").await.expect_err("answer lost");
         assert_eq!(err.code(), Some("InternalFailure"));
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));

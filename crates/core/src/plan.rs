@@ -103,6 +103,35 @@ pub struct Standby {
 }
 
 impl Standby {
+    /// Checks the standby Region against where it will be used: never the `primary` Region (the
+    /// WorkSpaces' own), and `only` when the stack allows just one (its StandbyRegion).
+    pub fn check_region(
+        &self,
+        field: &str,
+        primary: Option<&str>,
+        only: Option<&str>,
+        v: &mut Violations,
+    ) {
+        let field = format!("{field}.region");
+        if let Some(primary) = primary.filter(|p| *p == self.region) {
+            v.push(
+                &field,
+                format!(
+                    "must differ from the primary Region {primary} where the WorkSpaces are migrated: a standby WorkSpace lives in another Region"
+                ),
+            );
+        }
+        if let Some(only) = only.filter(|o| *o != self.region) {
+            v.push(
+                &field,
+                format!(
+                    "must be {only}, the stack's StandbyRegion: its create-standby function may create standby WorkSpaces only there (is {})",
+                    self.region
+                ),
+            );
+        }
+    }
+
     /// Checks the settings against the CreateStandbyWorkspaces model; `field` is this section's
     /// path (`standby`), prefixed to every violation.
     pub fn check(&self, field: &str, v: &mut Violations) {
@@ -705,18 +734,25 @@ mod tests {
         p.as_object_mut().unwrap().remove("image");
         assert!(Plan::parse(&p).is_ok());
 
-        // Bots add up: 40 bots x 61 polls (default 60 s for 60 min) = 2,440.
+        // Bots add up: 60 polls each by default (every 60 s for 60 min), so 33 bots fit
+        // (1,980 polls) and 34 do not (2,040).
+        assert_eq!(Plan::polls(60, 60, 60), 60);
         let bot = |i: usize| json!({"v1BotName": format!("Bot{}", "x".repeat(i % 5 + 1)), "v1BotVersion": i.to_string(), "v2BotName": format!("bot-{i}"), "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"});
         let mut p = valid();
-        p["lexBots"] = json!((0..40).map(bot).collect::<Vec<_>>());
+        p["lexBots"] = json!((0..34).map(bot).collect::<Vec<_>>());
         let v = Plan::parse(&p).unwrap_err();
         assert!(
             v.0.iter()
-                .any(|x| x.field == "polling.botPollSeconds" && x.rule.contains("40 Lex bots")),
+                .any(|x| x.field == "polling.botPollSeconds" && x.rule.contains("34 Lex bots")),
             "{v}"
         );
-        p["lexBots"] = json!((0..20).map(bot).collect::<Vec<_>>());
-        assert!(Plan::parse(&p).is_ok(), "20 bots fit");
+        p["lexBots"] = json!((0..33).map(bot).collect::<Vec<_>>());
+        assert!(Plan::parse(&p).is_ok(), "33 bots fit");
+        // With the default image gate (48 polls) one bot fewer fits.
+        p["image"] = json!({"imageId": "wsi-abcd12345"});
+        assert!(Plan::parse(&p).is_err(), "33 bots and an image do not fit");
+        p["lexBots"] = json!((0..32).map(bot).collect::<Vec<_>>());
+        assert!(Plan::parse(&p).is_ok(), "32 bots and an image fit");
     }
 
     #[test]

@@ -234,12 +234,9 @@ fn check(input: &Input, primary_region: &str) -> Result<(), Violations> {
     } else {
         v.pattern("primaryRegion", primary_region, &validate::REGION);
         v.length("primaryRegion", primary_region, 1, 31);
-        if primary_region == input.standby.region {
-            v.push(
-                "standby.region",
-                format!("must differ from the primary Region ({primary_region})"),
-            );
-        }
+        input
+            .standby
+            .check_region("standby", Some(primary_region), None, &mut v);
     }
     if input.workspace_ids.is_empty() {
         v.push("workspaceIds", "must name at least one WorkSpace");

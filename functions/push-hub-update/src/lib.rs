@@ -1087,26 +1087,12 @@ fn check_standby_region(plan: &Plan, deps: &Deps) -> Result<(), Violations> {
     let mut v = Violations::default();
     if let Some(standby) = &plan.standby {
         let primary = deps.events.config().region().map(|r| r.as_ref().to_owned());
-        if primary.as_deref() == Some(standby.region.as_str()) {
-            v.push(
-                "standby.region",
-                format!(
-                    "must differ from the primary Region {} where the WorkSpaces are migrated: a standby WorkSpace lives in another Region",
-                    standby.region
-                ),
-            );
-        }
-        if let Some(only) = &deps.settings.standby_region
-            && *only != standby.region
-        {
-            v.push(
-                "standby.region",
-                format!(
-                    "must be {only}, the stack's StandbyRegion: its create-standby function may create standby WorkSpaces only there (is {})",
-                    standby.region
-                ),
-            );
-        }
+        standby.check_region(
+            "standby",
+            primary.as_deref(),
+            deps.settings.standby_region.as_deref(),
+            &mut v,
+        );
     }
     v.into_result()
 }

@@ -261,7 +261,11 @@ async fn a_lost_answer_is_followed_to_the_migration_under_way() {
             started_at: NOW_RFC3339.into(),
         })
     );
-    assert_eq!(calls[0], 1, "MigrateWorkspace is not called again");
+    assert_eq!(
+        calls,
+        [1, 1, 1],
+        "MigrateWorkspace is not called again; the source and its user's WorkSpaces are described once"
+    );
 }
 
 #[tokio::test]
