@@ -1048,8 +1048,9 @@ impl Run {
             if let Some(t) = timeout {
                 d.insert("timeoutInSeconds".into(), Value::from(t));
             }
-            if let Some(Seconds::Fixed(h)) = &spec.heartbeat {
-                d.insert("heartbeatInSeconds".into(), Value::from(*h));
+            // The resolved value, from HeartbeatSeconds or HeartbeatSecondsPath alike.
+            if let Some(h) = heartbeat {
+                d.insert("heartbeatInSeconds".into(), Value::from(h));
             }
             self.emit(
                 br,

@@ -142,3 +142,33 @@ async fn a_handler_that_stops_sending_heartbeats_is_caught_on_the_wall_clock() {
         "States.HeartbeatTimeout"
     );
 }
+
+#[tokio::test]
+async fn task_scheduled_names_the_heartbeat_read_from_its_path() {
+    // A service integration's TaskScheduled carries heartbeatInSeconds, resolved from the Path
+    // form as from the fixed one.
+    const RESOURCE: &str = "arn:aws:states:::aws-sdk:workspaces:describeWorkspaces";
+    let engine = Engine::builder()
+        .handler(RESOURCE, |_: Value| async move {
+            Ok::<_, TaskFailure>(json!({}))
+        })
+        .build();
+    let d = Arc::new(
+        Definition::parse(&format!(
+            r#"{{"StartAt":"T","States":{{"T":{{"Type":"Task","Resource":"{RESOURCE}",
+            "HeartbeatSecondsPath":"$.every","End":true}}}}}}"#
+        ))
+        .unwrap(),
+    );
+    let done = run(&engine, d, json!({"every": 42})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let h = engine.history(&done.execution_arn).unwrap();
+    let scheduled = h
+        .iter()
+        .find(|e| e.event_type == "TaskScheduled")
+        .expect("TaskScheduled");
+    assert_eq!(
+        scheduled.details.as_ref().unwrap().1["heartbeatInSeconds"],
+        json!(42)
+    );
+}
