@@ -511,16 +511,7 @@ impl Run {
     /// A state's output (or a Parallel/Map result) over the payload limit fails the state.
     fn limit_output(&self, st: &State, v: Value) -> Result<Value, Failure> {
         if over_limit(&v) {
-            let mut f = Failure::new(
-                "States.DataLimitExceeded",
-                Some(format!(
-                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    st.name
-                )),
-            );
-            f.runtime_in_state = true;
-            f.named_only = true;
-            return Err(f);
+            return Err(data_limit(st, "returned a result"));
         }
         Ok(v)
     }
@@ -529,16 +520,7 @@ impl Run {
     /// iteration starts with) over the payload limit fails the state.
     fn limit_input(&self, st: &State, v: &Value) -> Result<(), Failure> {
         if over_limit(v) {
-            let mut f = Failure::new(
-                "States.DataLimitExceeded",
-                Some(format!(
-                    "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
-                    st.name
-                )),
-            );
-            f.runtime_in_state = true;
-            f.named_only = true;
-            return Err(f);
+            return Err(data_limit(st, "has an input"));
         }
         Ok(())
     }
@@ -1927,6 +1909,21 @@ fn path_integer(
             q.text()
         ))
     })
+}
+
+/// `States.DataLimitExceeded` of a state's own output or built input (`what`: "returned a result"
+/// or "has an input"): only a catcher or retrier naming it matches.
+fn data_limit(st: &State, what: &str) -> Failure {
+    let mut f = Failure::new(
+        "States.DataLimitExceeded",
+        Some(format!(
+            "The state/task '{}' {what} with a size exceeding the maximum number of bytes service limit.",
+            st.name
+        )),
+    );
+    f.runtime_in_state = true;
+    f.named_only = true;
+    f
 }
 
 /// The execution's own TimeoutSeconds ran out: `States.Timeout`, which nothing catches.
