@@ -22,6 +22,7 @@ mod fleet;
 mod hub;
 mod key_clock;
 mod lex;
+mod pattern;
 mod scenario;
 mod server;
 mod sfn;
@@ -42,6 +43,7 @@ pub use fleet::{
     WORKSPACE_STATES, WorkspaceSeed,
 };
 pub use key_clock::KeyClock;
+pub use pattern::{EventPattern, PatternError};
 pub use scenario::{
     FailAction, HubAvailability, ImageImportFailure, LexAvailability, Rule, Scenario,
     ScenarioError, StandbyFailure,
