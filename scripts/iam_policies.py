@@ -152,6 +152,7 @@ def sam_transform(template: dict) -> dict:
     if "AWS::Serverless-2016-10-31" not in transforms:
         return template
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from samtranslator.metrics.metrics import Metrics
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
@@ -165,9 +166,13 @@ def sam_transform(template: dict) -> dict:
             props["CodeUri"] = "s3://bucket/key"
         if resource.get("Type") == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             props["DefinitionUri"] = {"Bucket": "bucket", "Key": "key"}
-    return Translator(None, Parser()).translate(
+    # The metrics go to SAM's no-op publisher; publishing them keeps it from warning at exit.
+    metrics = Metrics()
+    transformed = Translator(None, Parser(), metrics=metrics).translate(
         sam, parameter_values={}, get_managed_policy_map=lambda: {}
     )
+    metrics.publish()
+    return transformed
 
 
 def _plain(node: Any) -> Any:
