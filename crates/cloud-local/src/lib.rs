@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod fleet;
 mod hub;
+pub mod iam;
 mod key_clock;
 mod lex;
 mod pattern;
@@ -69,6 +70,8 @@ pub struct Options {
     /// Runs Step Functions executions; without one, Step Functions calls answer
     /// `UnsupportedOperation` (501).
     pub sfn: Option<Arc<dyn SfnBackend>>,
+    /// Who may do what; the default enforces nothing.
+    pub iam: iam::IamOptions,
 }
 
 impl std::fmt::Debug for Options {
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Options {
             .field("fleet", &self.fleet)
             .field("scenario", &self.scenario)
             .field("sfn", &self.sfn.as_ref().map(|_| "attached"))
+            .field("iam", &self.iam)
             .finish()
     }
 }
@@ -123,6 +127,7 @@ impl CloudLocal {
             world: Mutex::new(World::new(options.fleet, options.scenario)),
             sfn: options.sfn,
             key_clock: KeyClock::default(),
+            iam: iam::State::new(options.iam),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -239,6 +244,22 @@ impl Running {
     /// Requests to operations that change state (whatever their outcome).
     pub fn mutating_calls(&self) -> Vec<CallRecord> {
         self.calls().into_iter().filter(|c| c.mutating).collect()
+    }
+
+    /// From now on, requests signed with `access_key_id` are made by `principal` and authorized
+    /// against its policies (e.g. a function process started on demand with keys of its own).
+    pub fn register_principal(&self, access_key_id: &str, principal: iam::Principal) {
+        self.shared.iam.register_principal(access_key_id, principal);
+    }
+
+    /// Sets the resource-based policy of the resource `arn` (e.g. an event bus's policy).
+    pub fn set_resource_policy(&self, arn: &str, policy: iam::Policy) {
+        self.shared.iam.set_resource_policy(arn, policy);
+    }
+
+    /// Every authorization IAM denied, in order (implied ones such as `iam:PassRole` included).
+    pub fn denials(&self) -> Vec<iam::Denial> {
+        self.shared.iam.denials()
     }
 
     /// Stops accepting connections and waits for the server to finish.

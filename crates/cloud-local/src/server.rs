@@ -25,6 +25,7 @@ pub(crate) struct Shared {
     pub(crate) sfn: Option<Arc<dyn SfnBackend>>,
     pub(crate) default_region: String,
     pub(crate) key_clock: KeyClock,
+    pub(crate) iam: crate::iam::State,
 }
 
 impl Shared {
@@ -152,6 +153,28 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         Dispatch::Lex(r) => r.target_id(&body),
     };
 
+    // IAM before the service acts (a denied request changes nothing and uses no scenario rule).
+    let lex_route = match &route {
+        Dispatch::Lex(r) => Some(r),
+        Dispatch::Json { .. } => None,
+    };
+    let iam = crate::iam::requests::check(
+        &shared,
+        &parts.headers,
+        service,
+        &op,
+        lex_route,
+        &body,
+        &ctx,
+    );
+    let (parsed, put_events_failed, denied) = match iam {
+        crate::iam::requests::Outcome::PutEvents { allowed, failed } => {
+            (allowed.map_or(Err(None), Ok), Some(failed), None)
+        }
+        crate::iam::requests::Outcome::Denied(e) => (parsed.map_err(Some), None, Some(e)),
+        crate::iam::requests::Outcome::Allowed => (parsed.map_err(Some), None, None),
+    };
+
     // Scenario first: a dead endpoint, injected errors, throttling, latency, lost answers.
     let (latency, injected, lose_answer) = {
         let mut world = shared.world();
@@ -168,6 +191,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                 )),
                 None,
             )
+        } else if let Some(e) = denied {
+            (Duration::ZERO, Some(e), None)
         } else {
             apply_rules(&mut world, service, &op, target.as_deref())
         }
@@ -177,7 +202,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     }
 
     let mut result: Result<(u16, Value), ApiError> = match (injected, parsed) {
-        (Some(e), _) | (None, Err(e)) => Err(e),
+        (Some(e), _) | (None, Err(Some(e))) => Err(e),
+        // PutEvents whose every entry IAM refused: nothing left to serve.
+        (None, Err(None)) => Ok((200, Value::Null)),
         (None, Ok(body)) => match &route {
             Dispatch::Json {
                 service: Service::StepFunctions,
@@ -202,6 +229,13 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             }
         },
     };
+
+    if let Some(failed) = put_events_failed
+        && let Ok((_, answer)) = &mut result
+    {
+        let served = (!answer.is_null()).then(|| answer.take());
+        *answer = crate::iam::requests::merge_put_events(served, failed);
+    }
 
     // A lost answer is charged only when there was an answer to lose (the call succeeded).
     if let Some(rule) = lose_answer.filter(|_| result.is_ok()) {
