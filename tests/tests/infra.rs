@@ -535,6 +535,54 @@ fn each_function_may_call_exactly_what_its_crate_calls() {
     }
 }
 
+/// The features of `fleetshift-clock` a build turns on: `cargo tree -e features -i` from the
+/// workspace root with `args` selecting the packages, the way `cargo build` would select them.
+fn clock_features(args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .current_dir(root())
+        .args(["tree", "-e", "features", "-i", "fleetshift-clock", "--prefix", "none"])
+        .args(args)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `sam build` runs `cargo lambda build --release --bin <Binary>` in the workspace root
+/// (aws-lambda-builders, workflows/rust_cargo/actions.py), which selects the workspace's
+/// default-members; features unify across the selected packages. The client-context hook (a
+/// caller's client context setting a function's "now") must not be in that build, and must be in
+/// the offline stack's (scripts/build-bins, cargo test --workspace), or the binaries would run on
+/// the wall clock offline.
+#[test]
+fn a_deployed_build_has_no_offline_clock_hook() {
+    let hook = "fleetshift-clock feature \"client-context\"";
+    let deployed = clock_features(&[]);
+    assert!(
+        deployed.contains("fleetshift-clock feature \"default\""),
+        "cargo tree shows the clock's features: {deployed}"
+    );
+    assert!(
+        !deployed.contains(hook),
+        "a build of the default members (what sam build makes) turns the hook on:\n{deployed}"
+    );
+    for function in ["check-migration", "poll-image-import", "push-hub-update", "start-migration"] {
+        assert!(
+            !clock_features(&["-p", function]).contains(hook),
+            "{function} built alone turns the hook on"
+        );
+    }
+    assert!(
+        clock_features(&["--workspace"]).contains(hook),
+        "the offline stack's workspace build must turn the hook on"
+    );
+}
+
 #[test]
 fn every_function_is_built_by_cargo_lambda_from_the_workspace() {
     let t = template();

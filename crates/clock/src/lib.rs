@@ -13,9 +13,12 @@
 //! [`VIRTUAL_TIME_HEADER`] request header, which the local HTTP client adds.
 //!
 //! A function run as its own process behind the local Lambda Runtime API learns the invoking
-//! branch's time from the invocation's client context ([`CLIENT_CONTEXT_KEY`]), honoured only when
-//! the process was started with [`ENV_VAR`]` = client-context` (see [`invocation`]). On AWS that
-//! variable is never set, so a function's time is always the wall clock there.
+//! branch's time from the invocation's client context (`CLIENT_CONTEXT_KEY`), honoured only when
+//! the process was started with `ENV_VAR = client-context` (see [`invocation`]). That hook exists
+//! only with the `client-context` feature, which only the offline stack's builds turn on (the
+//! `fleetshift` CLI crate enables it, and the workspace's `default-members`, which `sam build`
+//! builds, leave that crate out): a deployed function has no code that lets an invocation set its
+//! "now", whatever its environment or the caller's client context.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -28,10 +31,12 @@ pub const VIRTUAL_TIME_HEADER: &str = "x-fleetshift-virtual-time";
 
 /// Key, in the `custom` map of a Lambda invocation's client context, of the invoking branch's
 /// virtual time in milliseconds since the Unix epoch.
+#[cfg(feature = "client-context")]
 pub const CLIENT_CONTEXT_KEY: &str = "fleetshift-virtual-time";
 
 /// Environment variable that makes [`invocation`] honour [`CLIENT_CONTEXT_KEY`]; its one accepted
 /// value is `client-context`. The local Lambda Runtime API sets it; nothing on AWS does.
+#[cfg(feature = "client-context")]
 pub const ENV_VAR: &str = "FLEETSHIFT_VIRTUAL_TIME";
 
 tokio::task_local! {
@@ -48,23 +53,30 @@ pub async fn scope<F: Future>(start: SystemTime, fut: F) -> (F::Output, SystemTi
     .await
 }
 
-/// Runs one Lambda invocation's work: on the virtual time its client context carries
-/// (`custom[CLIENT_CONTEXT_KEY]`, milliseconds) when this process honours it ([`ENV_VAR`]), else
-/// as it is (the wall clock).
+/// Runs one Lambda invocation's work. With the `client-context` feature (the offline stack's
+/// builds only): on the virtual time its client context carries (`custom[CLIENT_CONTEXT_KEY]`,
+/// milliseconds) when this process honours it (`ENV_VAR`), else as it is. Without the feature
+/// (every build `sam build` makes): as it is, on the wall clock; the context is not read.
 pub async fn invocation<F, S>(custom: Option<&HashMap<String, String, S>>, fut: F) -> F::Output
 where
     F: Future,
     S: BuildHasher,
 {
-    let honoured = std::env::var(ENV_VAR).is_ok_and(|v| v == "client-context");
-    match invocation_time(custom, honoured) {
-        Some(t) => scope(t, fut).await.0,
-        None => fut.await,
+    #[cfg(feature = "client-context")]
+    {
+        let honoured = std::env::var(ENV_VAR).is_ok_and(|v| v == "client-context");
+        if let Some(t) = invocation_time(custom, honoured) {
+            return scope(t, fut).await.0;
+        }
     }
+    #[cfg(not(feature = "client-context"))]
+    let _ = custom;
+    fut.await
 }
 
 /// The virtual time an invocation's client context carries, when it is `honoured`; `None` for a
 /// missing or malformed value (the wall clock is used then).
+#[cfg(feature = "client-context")]
 pub fn invocation_time<S: BuildHasher>(
     custom: Option<&HashMap<String, String, S>>,
     honoured: bool,
@@ -128,6 +140,7 @@ pub fn from_millis(ms: u64) -> SystemTime {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "client-context")]
     #[test]
     fn an_invocation_time_is_read_only_when_honoured() {
         let custom: HashMap<String, String> =
@@ -145,9 +158,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_invocation_without_the_variable_runs_on_the_wall_clock() {
-        // The test process never sets FLEETSHIFT_VIRTUAL_TIME: the context is ignored.
+        // The test process never sets FLEETSHIFT_VIRTUAL_TIME: the context is ignored (and without
+        // the client-context feature it is never read at all).
         let custom: HashMap<String, String> =
-            [(CLIENT_CONTEXT_KEY.to_owned(), "1000".to_owned())].into();
+            [("fleetshift-virtual-time".to_owned(), "1000".to_owned())].into();
         let (virtual_, at) = invocation(Some(&custom), async { (is_virtual(), now()) }).await;
         assert!(!virtual_);
         assert!(at > from_millis(1000));
