@@ -32,6 +32,9 @@ pub const HUB_UNAVAILABLE: &str = "HubUnavailable";
 pub const STANDBY_FAILED: &str = "StandbyFailed";
 /// AWS answered in a way the function cannot use.
 pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+/// A `Wave Requested` event that did not come from the stack's own account (or is not a
+/// `Wave Requested` event at all): start-wave refuses it and it goes to the dead-letter queue.
+pub const FOREIGN_EVENT: &str = "ForeignEvent";
 
 /// Every name above: the ASL may match these and the `States.*` names, nothing else.
 pub const ALL: &[&str] = &[
@@ -50,6 +53,7 @@ pub const ALL: &[&str] = &[
     HUB_UNAVAILABLE,
     STANDBY_FAILED,
     UNEXPECTED_RESPONSE,
+    FOREIGN_EVENT,
 ];
 
 /// The Lambda service errors Step Functions reports for a failed invoke, retried as AWS recommends.

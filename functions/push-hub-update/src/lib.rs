@@ -385,6 +385,15 @@ pub struct Settings {
     /// `STANDBY_REGION`: the stack's StandbyRegion, the only Region its create-standby function may
     /// create standby WorkSpaces in (none: any Region but the primary).
     pub standby_region: Option<String>,
+    /// `STANDBY_KMS_KEY_ARN`: the stack's StandbyKmsKeyArn, the only key create-standby may let
+    /// WorkSpaces use for an encrypted standby (none: no encrypted standbys).
+    pub standby_kms_key_arn: Option<String>,
+    /// `LEX_MIGRATION_ENABLED`: the stack's LexMigrationEnabled. Off (the default), start-migration
+    /// has no Lex permission at all, so a plan with `lexBots` is refused at registration.
+    pub lex_migration_enabled: bool,
+    /// `LEX_V2_BOT_ROLE_ARN`: the stack's LexV2BotRoleArn, the only role start-migration may pass
+    /// to Lex V2 (its `iam:PassRole` grant names just this role).
+    pub lex_v2_bot_role_arn: Option<String>,
 }
 
 impl Default for Settings {
@@ -394,13 +403,17 @@ impl Default for Settings {
             home_region: None,
             event_bus_name: "default".to_owned(),
             standby_region: None,
+            standby_kms_key_arn: None,
+            lex_migration_enabled: false,
+            lex_v2_bot_role_arn: None,
         }
     }
 }
 
 impl Settings {
-    /// Reads `HUB_ENABLED`, `HUB_HOME_REGION`, `EVENT_BUS_NAME` and `STANDBY_REGION`, naming the
-    /// variable that is wrong.
+    /// Reads `HUB_ENABLED`, `HUB_HOME_REGION`, `EVENT_BUS_NAME`, `STANDBY_REGION`,
+    /// `STANDBY_KMS_KEY_ARN`, `LEX_MIGRATION_ENABLED` and `LEX_V2_BOT_ROLE_ARN`, naming the variable
+    /// that is wrong.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -408,16 +421,16 @@ impl Settings {
     /// Like [`Settings::from_env`], from any lookup (testable without touching the environment).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let hub_enabled = match non_empty("HUB_ENABLED").as_deref().map(str::trim) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                return Err(format!(
-                    "environment variable HUB_ENABLED must be \"true\" or \"false\" (is {v:?})"
-                ));
-            }
+        let flag = |name: &str| match non_empty(name).as_deref().map(str::trim) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(format!(
+                "environment variable {name} must be \"true\" or \"false\" (is {v:?})"
+            )),
         };
+        let hub_enabled = flag("HUB_ENABLED")?;
+        let lex_migration_enabled = flag("LEX_MIGRATION_ENABLED")?;
         let home_region = non_empty("HUB_HOME_REGION").map(|r| r.trim().to_owned());
         if let Some(r) = &home_region
             && !rules::REGION.is_match(r)
@@ -435,11 +448,25 @@ impl Settings {
                 "environment variable STANDBY_REGION must be a Region name such as us-west-2 (is {r:?})"
             ));
         }
+        let arn = |name: &str, service: &str, what: &str| {
+            let v = non_empty(name).map(|v| v.trim().to_owned());
+            match &v {
+                Some(a) if !is_arn_of(a, service) => Err(format!(
+                    "environment variable {name} must be {what} (is {a:?})"
+                )),
+                _ => Ok(v),
+            }
+        };
+        let standby_kms_key_arn = arn("STANDBY_KMS_KEY_ARN", "kms", "a KMS key ARN")?;
+        let lex_v2_bot_role_arn = arn("LEX_V2_BOT_ROLE_ARN", "iam", "an IAM role ARN")?;
         Ok(Settings {
             hub_enabled,
             home_region,
             event_bus_name,
             standby_region,
+            standby_kms_key_arn,
+            lex_migration_enabled,
+            lex_v2_bot_role_arn,
         })
     }
 }
@@ -533,7 +560,7 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
 
 async fn register(input: RegisterInput, deps: &Deps) -> Result<RegisterOutput, Error> {
     let plan = Plan::parse(&input.plan).map_err(Error::InvalidInput)?;
-    check_standby_region(&plan, deps).map_err(Error::InvalidInput)?;
+    check_against_stack(&plan, deps).map_err(Error::InvalidInput)?;
     let mut hub = HubRef {
         enabled: plan.hub_enabled(deps.settings.hub_enabled),
         home_region: plan
@@ -1081,20 +1108,72 @@ fn task_names(plan: &Plan) -> Vec<String> {
     ws.chain(bots).filter(|n| seen.insert(n.clone())).collect()
 }
 
-/// The plan's standby Region against this stack, before any WorkSpace is touched: otherwise every
-/// WorkSpace would migrate and only then every standby fail.
-fn check_standby_region(plan: &Plan, deps: &Deps) -> Result<(), Violations> {
+/// The plan against what this stack's roles may do, before any WorkSpace is touched: otherwise
+/// every WorkSpace would migrate and only then every standby (or bot) fail with AccessDenied.
+fn check_against_stack(plan: &Plan, deps: &Deps) -> Result<(), Violations> {
+    let primary = deps.events.config().region().map(|r| r.as_ref().to_owned());
+    stack_violations(plan, primary.as_deref(), &deps.settings).into_result()
+}
+
+/// Every rule the stack's parameters put on a plan (kept apart from the clients for tests).
+fn stack_violations(plan: &Plan, primary: Option<&str>, settings: &Settings) -> Violations {
     let mut v = Violations::default();
     if let Some(standby) = &plan.standby {
-        let primary = deps.events.config().region().map(|r| r.as_ref().to_owned());
         standby.check_region(
             "standby",
-            primary.as_deref(),
-            deps.settings.standby_region.as_deref(),
+            primary,
+            settings.standby_region.as_deref(),
             &mut v,
         );
+        // create-standby's role may let WorkSpaces use only the stack's StandbyKmsKeyArn
+        // (kms:CreateGrant and kms:DescribeKey on that key); any other key would fail on AWS.
+        if let Some(key) = &standby.volume_encryption_key {
+            match settings.standby_kms_key_arn.as_deref() {
+                None => v.push(
+                    "standby.volumeEncryptionKey",
+                    "is not allowed: the stack has no StandbyKmsKeyArn, so create-standby may not use a KMS key (deploy with StandbyKmsKeyArn set to this key's ARN)",
+                ),
+                Some(allowed) if allowed != key => v.push(
+                    "standby.volumeEncryptionKey",
+                    format!(
+                        "must be {allowed}, the stack's StandbyKmsKeyArn (the only key create-standby may use; give its full ARN) (is {key})"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
     }
-    v.into_result()
+    if !plan.lex_bots.is_empty() && !settings.lex_migration_enabled {
+        v.push(
+            "lexBots",
+            "must be empty: the stack's LexMigrationEnabled is false, so start-migration has no Lex permission (deploy with LexMigrationEnabled=true and LexV2BotRoleArn to migrate bots)",
+        );
+    } else {
+        for (i, bot) in plan.lex_bots.iter().enumerate() {
+            let field = format!("lexBots[{i}].v2BotRole");
+            match settings.lex_v2_bot_role_arn.as_deref() {
+                None => v.push(
+                    field,
+                    "is not allowed: the stack has no LexV2BotRoleArn, so start-migration may pass no role to Lex V2",
+                ),
+                Some(allowed) if allowed != bot.v2_bot_role => v.push(
+                    field,
+                    format!(
+                        "must be {allowed}, the stack's LexV2BotRoleArn (the only role start-migration may pass to Lex V2) (is {})",
+                        bot.v2_bot_role
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    v
+}
+
+/// Whether `arn` is an ARN of `service` (`arn:<partition>:<service>:...`).
+fn is_arn_of(arn: &str, service: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6 && parts[0] == "arn" && !parts[1].is_empty() && parts[2] == service
 }
 
 /// Whether a Migration Hub failure means "use events only" rather than "fail the state".
@@ -1566,6 +1645,131 @@ fn listed(named: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stack_plan(extra: serde_json::Value) -> Plan {
+        let mut p = serde_json::json!({
+            "waveId": "w1",
+            "bundleId": "wsb-target0001",
+            "workspaces": [{"workspaceId": "ws-abcd12345"}],
+        });
+        for (k, val) in extra.as_object().unwrap() {
+            p[k] = val.clone();
+        }
+        Plan::parse(&p).unwrap()
+    }
+
+    fn rules_of(v: Violations) -> Vec<(String, String)> {
+        v.0.into_iter().map(|x| (x.field, x.rule)).collect()
+    }
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/LexV2";
+    const KEY: &str = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn bot(role: &str) -> serde_json::Value {
+        serde_json::json!([{"v1BotName": "OrderFlowers", "v1BotVersion": "$LATEST",
+            "v2BotName": "OrderFlowersV2", "v2BotRole": role, "migrationStrategy": "CREATE_NEW"}])
+    }
+
+    #[test]
+    fn lex_bots_are_refused_unless_the_stack_enables_lex_migration() {
+        let plan = stack_plan(serde_json::json!({"lexBots": bot(ROLE)}));
+        assert_eq!(
+            rules_of(stack_violations(&plan, Some("us-east-1"), &Settings::default())),
+            vec![(
+                "lexBots".to_owned(),
+                "must be empty: the stack's LexMigrationEnabled is false, so start-migration has no Lex permission (deploy with LexMigrationEnabled=true and LexV2BotRoleArn to migrate bots)".to_owned()
+            )]
+        );
+        let enabled = Settings {
+            lex_migration_enabled: true,
+            lex_v2_bot_role_arn: Some(ROLE.to_owned()),
+            ..Settings::default()
+        };
+        assert!(stack_violations(&plan, Some("us-east-1"), &enabled).is_empty());
+    }
+
+    #[test]
+    fn only_the_stack_s_lex_v2_bot_role_may_be_passed() {
+        let plan =
+            stack_plan(serde_json::json!({"lexBots": bot("arn:aws:iam::123456789012:role/Admin")}));
+        let enabled = Settings {
+            lex_migration_enabled: true,
+            lex_v2_bot_role_arn: Some(ROLE.to_owned()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            rules_of(stack_violations(&plan, Some("us-east-1"), &enabled)),
+            vec![(
+                "lexBots[0].v2BotRole".to_owned(),
+                "must be arn:aws:iam::123456789012:role/LexV2, the stack's LexV2BotRoleArn (the only role start-migration may pass to Lex V2) (is arn:aws:iam::123456789012:role/Admin)".to_owned()
+            )]
+        );
+        let no_role = Settings {
+            lex_migration_enabled: true,
+            ..Settings::default()
+        };
+        assert_eq!(
+            rules_of(stack_violations(&plan, Some("us-east-1"), &no_role))[0].1,
+            "is not allowed: the stack has no LexV2BotRoleArn, so start-migration may pass no role to Lex V2"
+        );
+    }
+
+    #[test]
+    fn an_encrypted_standby_needs_the_stack_s_key() {
+        let plan = |key: &str| {
+            stack_plan(serde_json::json!({"standby": {"region": "us-west-2",
+                "directoryId": "d-9267001234", "volumeEncryptionKey": key}}))
+        };
+        assert_eq!(
+            rules_of(stack_violations(&plan(KEY), Some("us-east-1"), &Settings::default())),
+            vec![(
+                "standby.volumeEncryptionKey".to_owned(),
+                "is not allowed: the stack has no StandbyKmsKeyArn, so create-standby may not use a KMS key (deploy with StandbyKmsKeyArn set to this key's ARN)".to_owned()
+            )]
+        );
+        let with_key = Settings {
+            standby_kms_key_arn: Some(KEY.to_owned()),
+            ..Settings::default()
+        };
+        assert!(stack_violations(&plan(KEY), Some("us-east-1"), &with_key).is_empty());
+        assert_eq!(
+            rules_of(stack_violations(
+                &plan("alias/other"),
+                Some("us-east-1"),
+                &with_key
+            )),
+            vec![(
+                "standby.volumeEncryptionKey".to_owned(),
+                format!(
+                    "must be {KEY}, the stack's StandbyKmsKeyArn (the only key create-standby may use; give its full ARN) (is alias/other)"
+                )
+            )]
+        );
+    }
+
+    #[test]
+    fn stack_arn_settings_are_checked() {
+        let s = Settings::from_lookup(|n| match n {
+            "LEX_MIGRATION_ENABLED" => Some("true".into()),
+            "LEX_V2_BOT_ROLE_ARN" => Some(ROLE.into()),
+            "STANDBY_KMS_KEY_ARN" => Some(KEY.into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(s.lex_migration_enabled);
+        assert_eq!(s.lex_v2_bot_role_arn.as_deref(), Some(ROLE));
+        assert_eq!(s.standby_kms_key_arn.as_deref(), Some(KEY));
+        assert_eq!(
+            Settings::from_lookup(|n| (n == "LEX_V2_BOT_ROLE_ARN").then(|| "LexV2".into()))
+                .unwrap_err(),
+            "environment variable LEX_V2_BOT_ROLE_ARN must be an IAM role ARN (is \"LexV2\")"
+        );
+        assert_eq!(
+            Settings::from_lookup(|n| (n == "LEX_MIGRATION_ENABLED").then(|| "on".into()))
+                .unwrap_err(),
+            "environment variable LEX_MIGRATION_ENABLED must be \"true\" or \"false\" (is \"on\")"
+        );
+    }
 
     #[test]
     fn status_detail_is_cut_to_the_hub_limit() {

@@ -32,12 +32,14 @@ fn deps(hub: &[&Rule], events: &[&Rule], settings: Settings) -> Deps {
     }
 }
 
+/// The role the register fixture's bot passes to Lex V2.
+const LEX_ROLE: &str = "arn:aws:iam::123456789012:role/LexV2Migration";
+
 fn hub_on() -> Settings {
     Settings {
         hub_enabled: true,
         home_region: Some("us-west-2".into()),
-        event_bus_name: "fleet-bus".into(),
-        standby_region: None,
+        ..settings_with_bus()
     }
 }
 
@@ -104,9 +106,12 @@ fn events_ok(detail_type: &'static str) -> Rule {
         })
 }
 
+/// A stack deployed with its own bus and Lex migration enabled for the fixture's role.
 fn settings_with_bus() -> Settings {
     Settings {
         event_bus_name: "fleet-bus".into(),
+        lex_migration_enabled: true,
+        lex_v2_bot_role_arn: Some(LEX_ROLE.into()),
         ..Settings::default()
     }
 }
@@ -1093,4 +1098,18 @@ async fn finish_counts_and_names_failed_standbys_of_completed_workspaces() {
         out.cause
     );
     assert!(!out.cause.contains("ws-abcd00003"), "{}", out.cause);
+}
+
+#[tokio::test]
+async fn a_plan_with_bots_is_refused_by_a_stack_without_lex_and_nothing_is_called() {
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .then_output(|| PutEventsOutput::builder().build());
+    let d = deps(&[], &[&events], Settings::default());
+    let err = handle(fixture("register.json"), &d).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid input: lexBots: must be empty: the stack's LexMigrationEnabled is false, so start-migration has no Lex permission (deploy with LexMigrationEnabled=true and LexV2BotRoleArn to migrate bots)"
+    );
+    assert_eq!(error_type(err), "InvalidPlan");
+    assert_eq!(events.num_calls(), 0);
 }

@@ -47,6 +47,9 @@ pub enum Error {
     /// The event or its plan is invalid; nothing was started.
     #[error("invalid plan: {0}")]
     InvalidInput(Violations),
+    /// The event is not a `Wave Requested` event of the stack's own account; nothing was started.
+    #[error("refused event: {0}")]
+    Foreign(String),
     /// StartExecution failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -56,6 +59,7 @@ impl From<Error> for lambda_runtime::Diagnostic {
     fn from(err: Error) -> Self {
         let error_type = match &err {
             Error::InvalidInput(_) => error_type::INVALID_PLAN,
+            Error::Foreign(_) => error_type::FOREIGN_EVENT,
             Error::Aws(e) => e.kind.error_type(),
         };
         lambda_runtime::Diagnostic {
@@ -89,6 +93,11 @@ impl Settings {
             ));
         }
         Ok(Settings { state_machine_arn })
+    }
+
+    /// The stack's account: the account of its state machine.
+    pub fn account(&self) -> &str {
+        self.state_machine_arn.split(':').nth(4).unwrap_or_default()
     }
 }
 
@@ -147,6 +156,7 @@ pub async fn handle(payload: Value, deps: &Deps) -> Result<Output, Error> {
 /// Validates the plan and starts its execution.
 #[tracing::instrument(skip(deps, event), fields(event_id = ?event.id, detail_type = %event.detail_type, source = %event.source))]
 pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
+    check_origin(&event, deps.settings.account())?;
     let plan = Plan::parse(&event.detail).map_err(|v| {
         // The plan is the event's detail: name fields as the operator's event spells them.
         let mut named = Violations::default();
@@ -269,6 +279,45 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
             warn!(execution_name = %name, kind = ?classified.kind, error = %DisplayErrorContext(&err), "StartExecution failed");
             Err(classified.into())
         }
+    }
+}
+
+/// Refuses an event that is not a `Wave Requested` event of the stack's own account. The stack's
+/// rule already matches only those (its pattern names the account) and its bus admits only the
+/// account's principals; this is the last line should the rule or the bus policy be changed by
+/// hand or the function be invoked directly. EventBridge sets `account` itself (PutEvents has no
+/// such field), so a sender cannot forge it (EventBridge User Guide, "Amazon EventBridge events":
+/// "account: The 12-digit number identifying an AWS account").
+fn check_origin(event: &Input, account: &str) -> Result<(), Error> {
+    let refused = |why: String| {
+        warn!(
+            event_id = ?event.id,
+            event_account = ?event.account,
+            source = %event.source,
+            detail_type = %event.detail_type,
+            "{why}: nothing started"
+        );
+        Err(Error::Foreign(why))
+    };
+    if event.source != fleetshift_core::events::SOURCE
+        || event.detail_type != fleetshift_core::events::WAVE_REQUESTED
+    {
+        return refused(format!(
+            "the event is {:?} from source {:?}, not {:?} from {:?}",
+            event.detail_type,
+            event.source,
+            fleetshift_core::events::WAVE_REQUESTED,
+            fleetshift_core::events::SOURCE
+        ));
+    }
+    match event.account.as_deref() {
+        Some(a) if a == account => Ok(()),
+        Some(a) => refused(format!(
+            "the event comes from account {a}, not the stack's account {account}"
+        )),
+        None => refused(format!(
+            "the event names no account; only the stack's account {account} may start a wave"
+        )),
     }
 }
 

@@ -375,3 +375,42 @@ async fn invalid_plans_start_nothing() {
         assert_eq!(rule.num_calls(), 0, "{name}");
     }
 }
+
+#[tokio::test]
+async fn an_event_from_another_account_starts_nothing() {
+    let start = started();
+    let deps = deps(&[&start]);
+    let mut foreign = event();
+    foreign["account"] = json!("210987654321");
+    let err = handle(foreign, &deps).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused event: the event comes from account 210987654321, not the stack's account 123456789012"
+    );
+    assert_eq!(error_type(err), "ForeignEvent");
+    assert_eq!(start.num_calls(), 0);
+
+    let mut anonymous = event();
+    anonymous.as_object_mut().unwrap().remove("account");
+    let err = handle(anonymous, &deps).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused event: the event names no account; only the stack's account 123456789012 may start a wave"
+    );
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_wave_requested_starts_nothing() {
+    let start = started();
+    let deps = deps(&[&start]);
+    let mut other = event();
+    other["detail-type"] = json!("Wave Finished");
+    let err = handle(other, &deps).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused event: the event is \"Wave Finished\" from source \"fleetshift\", not \"Wave Requested\" from \"fleetshift\""
+    );
+    assert_eq!(error_type(err), "ForeignEvent");
+    assert_eq!(start.num_calls(), 0);
+}
