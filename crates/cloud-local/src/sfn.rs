@@ -178,6 +178,10 @@ pub struct SfnLocalBackend {
     machines: std::sync::Arc<
         std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<sfn_local::Definition>>>,
     >,
+    /// Alias ARN -> the state machine it belongs to.
+    aliases: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
+    /// Execution ARN -> the alias it was started through.
+    started_via: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for SfnLocalBackend {
@@ -194,6 +198,8 @@ impl SfnLocalBackend {
         Self {
             engine,
             machines: Default::default(),
+            aliases: Default::default(),
+            started_via: Default::default(),
         }
     }
 
@@ -214,6 +220,31 @@ impl SfnLocalBackend {
             .unwrap_or_else(|e| e.into_inner())
             .insert(arn.clone(), definition);
         arn
+    }
+
+    /// Registers the alias `name` of the state machine `state_machine_arn` (which must be
+    /// registered); returns the alias ARN (`<state machine ARN>:<name>`). An execution started
+    /// through it runs the state machine's definition, is named under the state machine
+    /// (`execution:<state machine name>:<execution name>`) and its DescribeExecution names the alias
+    /// (`stateMachineAliasArn`), as Step Functions does (API reference, StartExecution and
+    /// DescribeExecution). Offline there is one definition per state machine, so the alias always
+    /// routes to it.
+    pub fn register_alias(&self, state_machine_arn: &str, name: &str) -> String {
+        let alias = format!("{state_machine_arn}:{name}");
+        self.aliases
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(alias.clone(), state_machine_arn.to_owned());
+        alias
+    }
+
+    /// The state machine an ARN names: itself, or the state machine of a registered alias.
+    fn unqualified(&self, arn: &str) -> Option<String> {
+        self.aliases
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .cloned()
     }
 
     /// ARNs of the registered state machines.
@@ -243,7 +274,7 @@ impl SfnLocalBackend {
             })
     }
 
-    fn describe_json(d: &sfn_local::ExecutionDescription, with_data: bool) -> Value {
+    fn describe_json(&self, d: &sfn_local::ExecutionDescription, with_data: bool) -> Value {
         let mut v = serde_json::json!({
             "executionArn": d.execution_arn,
             "stateMachineArn": d.state_machine_arn,
@@ -255,6 +286,14 @@ impl SfnLocalBackend {
         });
         if let Some(stop) = d.stop_date {
             v["stopDate"] = crate::world::epoch_secs(stop);
+        }
+        if let Some(alias) = self
+            .started_via
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&d.execution_arn)
+        {
+            v["stateMachineAliasArn"] = Value::String(alias.clone());
         }
         if with_data {
             v["input"] = Value::String(d.input.to_string());
@@ -303,11 +342,20 @@ fn page(request: &Value, len: usize) -> Result<(usize, usize), ApiError> {
 impl SfnBackend for SfnLocalBackend {
     fn start_execution(&self, request: Value, now: SystemTime) -> SfnFuture<'_> {
         Box::pin(async move {
-            let arn = request["stateMachineArn"]
+            let requested = request["stateMachineArn"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let definition = self.definition(&arn)?;
+            let alias = self
+                .unqualified(&requested)
+                .map(|sm| (requested.clone(), sm));
+            let arn = alias
+                .as_ref()
+                .map_or_else(|| requested.clone(), |(_, sm)| sm.clone());
+            let definition = self.definition(&requested).or_else(|e| match &alias {
+                Some(_) => self.definition(&arn),
+                None => Err(e),
+            })?;
             let input: Value = match request.get("input").and_then(Value::as_str) {
                 Some(text) => serde_json::from_str(text).map_err(|e| {
                     ApiError::sfn(
@@ -336,6 +384,13 @@ impl SfnBackend for SfnLocalBackend {
                 };
                 ApiError::sfn(code, e.to_string())
             })?;
+            if let Some((alias_arn, _)) = alias {
+                self.started_via
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(execution_arn.clone())
+                    .or_insert(alias_arn);
+            }
             let start = self
                 .engine
                 .describe(&execution_arn)
@@ -352,7 +407,7 @@ impl SfnBackend for SfnLocalBackend {
             let d = self.execution(&request)?;
             let with_data =
                 request.get("includedData").and_then(Value::as_str) != Some("METADATA_ONLY");
-            Ok(Self::describe_json(&d, with_data))
+            Ok(self.describe_json(&d, with_data))
         })
     }
 

@@ -1091,6 +1091,56 @@ mod step_functions {
     }
 
     #[tokio::test]
+    async fn an_execution_started_through_an_alias_runs_the_state_machine_and_names_the_alias() {
+        let (env, backend, quick, _) = env_with_sfn().await;
+        let alias = backend.register_alias(&quick, "live");
+        assert_eq!(
+            alias,
+            "arn:aws:states:us-east-1:123456789012:stateMachine:quick:live"
+        );
+        let sfn = client(&env).await;
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(&alias)
+            .name("via-alias")
+            .input("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            started.execution_arn(),
+            "arn:aws:states:us-east-1:123456789012:execution:quick:via-alias"
+        );
+        backend
+            .engine()
+            .wait(started.execution_arn())
+            .await
+            .expect("the execution ends");
+        let d = sfn
+            .describe_execution()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(d.state_machine_arn(), quick);
+        assert_eq!(d.state_machine_alias_arn(), Some(alias.as_str()));
+        assert_eq!(d.status().as_str(), "SUCCEEDED");
+        // An alias that was never registered does not exist.
+        let e = sfn
+            .start_execution()
+            .state_machine_arn(format!("{quick}:beta"))
+            .name("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            e.as_service_error()
+                .unwrap()
+                .is_state_machine_does_not_exist()
+        );
+    }
+
+    #[tokio::test]
     async fn executions_run_on_the_attached_engine() {
         let (env, backend, quick, slow) = env_with_sfn().await;
         let sfn = client(&env).await;
