@@ -1,10 +1,47 @@
-//! Amazon EventBridge PutEvents (awsJson1_1, `AWSEvents.PutEvents`).
+//! Amazon EventBridge PutEvents (awsJson1_1, `AWSEvents.PutEvents`): each accepted entry becomes
+//! an event on its bus, authorized against the bus's resource policy, matched against the bus's
+//! rules and delivered to their targets ([`crate::bus`]).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::bus::{ACCOUNT_ID, Buses};
 use crate::error::ApiError;
 use crate::validate::{Input, Str};
 use crate::world::{Ctx, RecordedEvent, World};
+
+/// Who signed a PutEvents request, as IAM knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// The principal's ARN (a role session).
+    pub(crate) arn: String,
+    /// Its account.
+    pub(crate) account: String,
+}
+
+/// What PutEvents needs beyond the request: the buses, the caller (`None`: IAM does not know it,
+/// so its events carry the stack's account) and whether the caller runs on virtual time.
+pub(crate) struct Put<'a> {
+    pub(crate) buses: &'a Arc<Buses>,
+    pub(crate) caller: Option<&'a Caller>,
+    pub(crate) virtual_time: bool,
+}
+
+/// RFC 3339 in UTC to the second, as EventBridge writes an event's `time` ("2017-12-22T18:43:48Z").
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// RFC 3339 in UTC to the millisecond, as Lambda writes an invocation record's `timestamp`.
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
 
 fn invalid(message: String) -> ApiError {
     ApiError::bad("ValidationException", message)
@@ -26,6 +63,7 @@ pub(crate) fn call(
     ctx: &Ctx,
     op: &str,
     body: &Value,
+    put: &Put<'_>,
 ) -> Result<Value, ApiError> {
     if op != "PutEvents" {
         return Err(crate::server::unknown_operation("AWSEvents", op));
@@ -105,6 +143,9 @@ pub(crate) fn call(
             );
             continue;
         }
+        // IAM authorized each entry before (crate::iam::requests), the bus's resource policy
+        // included.
+        let resolved = put.buses.resolve(bus);
         let id = world.fresh(b"0123456789abcdef", 32);
         let event_id = format!(
             "{}-{}-{}-{}-{}",
@@ -124,6 +165,35 @@ pub(crate) fn call(
             time,
             received_at: ctx.now,
         });
+        match resolved {
+            Some((name, _)) => {
+                let at = time
+                    .filter(|t| t.is_finite() && *t >= 0.0)
+                    .map(|t| UNIX_EPOCH + Duration::from_secs_f64(t))
+                    .unwrap_or(ctx.now);
+                let event = json!({
+                    "version": "0",
+                    "id": event_id,
+                    "detail-type": detail_type,
+                    "source": source,
+                    "account": put.caller.map_or(ACCOUNT_ID, |c| c.account.as_str()),
+                    "time": rfc3339(at),
+                    "region": ctx.region,
+                    "resources": resources,
+                    "detail": serde_json::from_str::<Value>(detail).unwrap_or(Value::Null),
+                });
+                put.buses.dispatch(name, &event, ctx.now, put.virtual_time);
+            }
+            // AWS accepts an entry for a bus that does not exist and delivers it nowhere: recorded
+            // against AWS on 2025-01-08 by LocalStack's snapshot test
+            // `test_put_events_nonexistent_event_bus` (FailedEntryCount 0, an EventId; only
+            // DescribeEventBus answers ResourceNotFoundException "Event bus NAME does not exist.");
+            // aws/aws-cli#9186 and aws/aws-sdk#186 report the same.
+            None => tracing::warn!(
+                event_bus = bus.unwrap_or("default"),
+                "PutEvents to an event bus that does not exist: accepted and delivered nowhere, as AWS does"
+            ),
+        }
         results.push(json!({ "EventId": event_id }));
     }
     Ok(json!({"FailedEntryCount": failed, "Entries": results}))

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bus;
 mod error;
 mod events;
 mod fleet;
@@ -27,10 +28,12 @@ mod pattern;
 mod scenario;
 mod server;
 mod sfn;
+mod sqs;
 mod validate;
 mod workspaces;
 mod world;
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -38,6 +41,10 @@ use std::time::SystemTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use bus::{
+    ACCOUNT_ID, AsyncInvokeConfig, BusError, BusSpec, Delivery, DeliveryOutcome, LambdaTargets,
+    RuleSpec, TargetError, TargetFuture, TargetSpec,
+};
 pub use error::ApiError;
 pub use fleet::{
     BundleSeed, DirectorySeed, Fleet, FleetError, ImageImportSeed, ImportErrorDetail, LexBotSeed,
@@ -50,6 +57,7 @@ pub use scenario::{
     ScenarioError, StandbyFailure,
 };
 pub use sfn::{SfnBackend, SfnFuture, SfnLocalBackend};
+pub use sqs::QueueMessage;
 pub use world::{
     CallRecord, HubTaskSnapshot, LexMigrationSnapshot, MigrationRecord, Outcome, RecordedEvent,
     Service, StandbyRecord, WorkspaceSnapshot,
@@ -67,6 +75,16 @@ pub struct Options {
     pub fleet: Fleet,
     /// What goes wrong on purpose.
     pub scenario: Scenario,
+    /// The stack's event buses besides `default` (which always exists).
+    pub buses: Vec<BusSpec>,
+    /// The rules on the buses; their Lambda targets are invoked through `lambda_targets`.
+    pub rules: Vec<RuleSpec>,
+    /// Invokes the rules' Lambda targets; `None`: matched events are only recorded
+    /// ([`Running::deliveries`]).
+    pub lambda_targets: Option<Arc<dyn LambdaTargets>>,
+    /// Each function's asynchronous invocation settings, by function ARN (unqualified, or
+    /// qualified by the alias the configuration is on); AWS's defaults for the others.
+    pub async_configs: HashMap<String, AsyncInvokeConfig>,
     /// Runs Step Functions executions; without one, Step Functions calls answer
     /// `UnsupportedOperation` (501).
     pub sfn: Option<Arc<dyn SfnBackend>>,
@@ -78,6 +96,13 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("port", &self.port)
+            .field("buses", &self.buses)
+            .field("rules", &self.rules)
+            .field(
+                "lambda_targets",
+                &self.lambda_targets.as_ref().map(|_| "attached"),
+            )
+            .field("async_configs", &self.async_configs)
             .field("fleet", &self.fleet)
             .field("scenario", &self.scenario)
             .field("sfn", &self.sfn.as_ref().map(|_| "attached"))
@@ -95,6 +120,9 @@ pub enum StartError {
     /// The scenario is out of range.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A bus, rule or target is not one EventBridge accepts.
+    #[error(transparent)]
+    Bus(#[from] BusError),
     /// The port could not be bound.
     #[error("binding 127.0.0.1:{port}: {source}")]
     Bind {
@@ -115,6 +143,13 @@ impl CloudLocal {
     pub async fn start(options: Options) -> Result<Running, StartError> {
         options.fleet.validate()?;
         options.scenario.validate()?;
+        let buses = Arc::new(bus::Buses::new(
+            &options.fleet.default_region,
+            options.buses,
+            options.rules,
+            options.lambda_targets,
+            options.async_configs,
+        )?);
         let port = options.port.unwrap_or(0);
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
@@ -124,6 +159,7 @@ impl CloudLocal {
             .map_err(|source| StartError::Bind { port, source })?;
         let shared = Arc::new(Shared {
             default_region: options.fleet.default_region.clone(),
+            buses,
             world: Mutex::new(World::new(options.fleet, options.scenario)),
             sfn: options.sfn,
             key_clock: KeyClock::default(),
@@ -228,6 +264,23 @@ impl Running {
     /// Events accepted by PutEvents, in order.
     pub fn events(&self) -> Vec<RecordedEvent> {
         self.shared.world().events.clone()
+    }
+
+    /// Every match of an event with a rule target, in order, with how its delivery went so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.buses.deliveries()
+    }
+
+    /// The messages sent to the SQS queue `queue_arn` (dead-letter queues, OnFailure
+    /// destinations), in order.
+    pub fn queue_messages(&self, queue_arn: &str) -> Vec<QueueMessage> {
+        self.shared.buses.queue_messages(queue_arn)
+    }
+
+    /// Waits until every delivery in flight has ended (retries included: on virtual time they
+    /// take no wall time).
+    pub async fn deliveries_idle(&self) {
+        self.shared.buses.idle().await;
     }
 
     /// Lex V1 -> V2 migrations with their status at [`Running::now`].

@@ -522,7 +522,7 @@ impl Matcher {
                 }
                 AnythingBut::IgnoreCase(ps) => s.is_some_and(|s| {
                     let l = s.to_lowercase();
-                    !ps.iter().any(|p| *p == l)
+                    !ps.contains(&l)
                 }),
                 AnythingBut::Wildcards(gs) => {
                     s.is_some_and(|s| !gs.iter().any(|g| glob_matches(g, s)))

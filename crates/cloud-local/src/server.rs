@@ -21,6 +21,7 @@ use crate::{events, hub, lex, sfn, workspaces};
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 pub(crate) struct Shared {
+    pub(crate) buses: Arc<crate::bus::Buses>,
     pub(crate) world: Mutex<World>,
     pub(crate) sfn: Option<Arc<dyn SfnBackend>>,
     pub(crate) default_region: String,
@@ -97,6 +98,12 @@ fn request_now(headers: &HeaderMap, keys: &KeyClock) -> SystemTime {
         .unwrap_or_else(SystemTime::now)
 }
 
+/// Whether the caller runs on a virtual clock (it sent its time, or its access key has one).
+fn request_is_virtual(headers: &HeaderMap, keys: &KeyClock) -> bool {
+    headers.contains_key(fleetshift_clock::VIRTUAL_TIME_HEADER)
+        || keys.for_request(headers).is_some()
+}
+
 /// The Region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
 pub(crate) fn signed_region(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -125,6 +132,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         now: request_now(&parts.headers, &shared.key_clock),
         region: signed_region(&parts.headers).unwrap_or_else(|| shared.default_region.clone()),
     };
+    let virtual_time = request_is_virtual(&parts.headers, &shared.key_clock);
     let service = route.service();
     let op = route.op().to_owned();
 
@@ -219,7 +227,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                 match service {
                     Service::WorkSpaces => workspaces::call(w, &ctx, op, &body),
                     Service::MigrationHub => hub::call(w, &ctx, op, &body),
-                    _ => events::call(w, &ctx, op, &body),
+                    _ => {
+                        let put = events::Put {
+                            buses: &shared.buses,
+                            caller: None,
+                            virtual_time,
+                        };
+                        events::call(w, &ctx, op, &body, &put)
+                    }
                 }
                 .map(|v| (200, v))
             }
