@@ -80,7 +80,14 @@ impl Settings {
     /// Reads `STATE_MACHINE_ARN`, failing with the variable's name when it is missing or not a
     /// state machine ARN.
     pub fn from_env() -> Result<Self, String> {
-        Self::new(fleetshift_core::clients::env_var("STATE_MACHINE_ARN")?)
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Settings::from_env`], from any lookup: the offline stack builds the in-process
+    /// function from the environment template.yaml gives it, through this same parser.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let name = "STATE_MACHINE_ARN";
+        Self::new(get(name).ok_or_else(|| format!("environment variable {name} is not set"))?)
     }
 
     /// Checks the ARN's shape (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`).
@@ -352,6 +359,20 @@ async fn existing_status(deps: &Deps, execution_arn: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_read_state_machine_arn_from_a_lookup() {
+        let arn =
+            "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration:live";
+        let s =
+            Settings::from_lookup(|n| (n == "STATE_MACHINE_ARN").then(|| arn.to_owned())).unwrap();
+        assert_eq!(s.state_machine_arn, arn);
+        assert_eq!(s.account(), "123456789012");
+        assert_eq!(
+            Settings::from_lookup(|_| None).unwrap_err(),
+            "environment variable STATE_MACHINE_ARN is not set"
+        );
+    }
 
     #[test]
     fn execution_arn_is_derived_from_any_state_machine_arn() {
