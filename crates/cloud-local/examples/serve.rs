@@ -30,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         fleet,
         scenario,
         sfn: Some(Arc::new(backend)),
+        ..Options::default()
     })
     .await?;
     println!("cloud-local listening on {}", cloud.endpoint_url());

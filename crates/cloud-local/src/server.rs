@@ -177,7 +177,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     );
     let (parsed, put_events_failed, denied) = match iam {
         crate::iam::requests::Outcome::PutEvents { allowed, failed } => {
-            (allowed.map_or(Err(None), Ok), Some(failed), None)
+            (allowed.ok_or(None), Some(failed), None)
         }
         crate::iam::requests::Outcome::Denied(e) => (parsed.map_err(Some), None, Some(e)),
         crate::iam::requests::Outcome::Allowed => (parsed.map_err(Some), None, None),

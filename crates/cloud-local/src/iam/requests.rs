@@ -33,7 +33,8 @@ const PARTITION: &str = "aws";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Check {
     pub(crate) action: String,
-    pub(crate) resources: Vec<String>,
+    /// An error: the reference lacks what this check needs.
+    pub(crate) resources: Result<Vec<String>, ReferenceError>,
     pub(crate) context: RequestContext,
 }
 
@@ -201,7 +202,7 @@ pub(crate) fn checks(
                 // Guide, "Tag WorkSpaces resources": CreateTags is required to add tags).
                 let tags_action = "workspaces:CreateTags".to_owned();
                 extra.push(Check {
-                    resources: env.resources(&tags_action, &[])?,
+                    resources: env.resources(&tags_action, &[]),
                     action: tags_action,
                     context: ctx.clone(),
                 });
@@ -222,7 +223,7 @@ pub(crate) fn checks(
             if let Some(role) = s(body, "v2BotRole") {
                 extra.push(Check {
                     action: "iam:PassRole".into(),
-                    resources: vec![role.to_owned()],
+                    resources: Ok(vec![role.to_owned()]),
                     context: base_context(region).with("iam:PassedToService", LEX_V2_SERVICE),
                 });
             }
@@ -234,13 +235,16 @@ pub(crate) fn checks(
                 .values()
                 .find(|m| m.v2_bot_name == v2_name)
                 .map_or("*", |m| m.v2_bot_id.as_str());
-            let v2_bot = env.resources(LEX_V2_IMPORT, &[("bot", vec![("BotId", v2_id)])])?;
-            for a in std::iter::once(LEX_V2_IMPORT.to_owned())
-                .chain(dependent_actions(LEX_V2_IMPORT)?.iter().cloned())
-            {
+            // A gap in the reference fails this request only once the checks before it passed.
+            let v2_bot = env.resources(LEX_V2_IMPORT, &[("bot", vec![("BotId", v2_id)])]);
+            let dependents = dependent_actions(LEX_V2_IMPORT).map(<[String]>::to_vec);
+            let actions: Vec<String> = std::iter::once(LEX_V2_IMPORT.to_owned())
+                .chain(dependents.clone().unwrap_or_default())
+                .collect();
+            for a in actions {
                 extra.push(Check {
                     action: a,
-                    resources: v2_bot.clone(),
+                    resources: v2_bot.clone().and_then(|r| dependents.clone().map(|_| r)),
                     context: base_context(region),
                 });
             }
@@ -306,7 +310,7 @@ pub(crate) fn checks(
     };
     let mut out = vec![Check {
         action,
-        resources,
+        resources: Ok(resources),
         context: ctx,
     }];
     out.extend(extra);
@@ -332,12 +336,12 @@ fn kms_checks(env: &Env<'_>, key: &str) -> Result<Vec<Check>, ReferenceError> {
     Ok(vec![
         Check {
             action: "kms:CreateGrant".into(),
-            resources: vec![key_arn.clone()],
+            resources: Ok(vec![key_arn.clone()]),
             context: ctx.clone().with("kms:GrantIsForAWSResource", "true"),
         },
         Check {
             action: "kms:DescribeKey".into(),
-            resources: vec![key_arn],
+            resources: Ok(vec![key_arn]),
             context: ctx,
         },
     ])
@@ -413,11 +417,15 @@ pub(crate) fn authorize_request(
         Err(e) => return Outcome::Denied(internal(&e)),
     };
     for c in &checks {
-        let policy = c.resources.first().and_then(|r| state.resource_policy(r));
+        let resources = match &c.resources {
+            Ok(r) => r,
+            Err(e) => return Outcome::Denied(internal(e)),
+        };
+        let policy = resources.first().and_then(|r| state.resource_policy(r));
         let d = authorize(
             principal,
             &c.action,
-            &c.resources,
+            resources,
             &c.context,
             policy.as_deref(),
         );
