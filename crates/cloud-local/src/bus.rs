@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::iam::{Policy, PolicyError};
 use crate::pattern::{EventPattern, PatternError};
 use crate::sqs::{QueueMessage, Queues};
 
@@ -274,6 +275,14 @@ pub enum BusError {
         /// The bus.
         bus: String,
     },
+    /// A bus's resource-based policy is not a policy document IAM accepts.
+    #[error("event bus {bus}: {source}")]
+    Policy {
+        /// The bus.
+        bus: String,
+        /// Why.
+        source: PolicyError,
+    },
     /// A setting is out of the range AWS accepts.
     #[error("{what}: {detail}")]
     OutOfRange {
@@ -284,11 +293,10 @@ pub enum BusError {
     },
 }
 
-// TEMPORARY: `arn` and `policy` are handed to IAM (`set_resource_policy`) once its evaluator lands.
-#[allow(dead_code)]
 pub(crate) struct Bus {
     pub(crate) arn: String,
-    pub(crate) policy: Option<Value>,
+    /// Handed to IAM, which authorizes each PutEvents entry against it.
+    policy: Option<Policy>,
 }
 
 struct Rule {
@@ -354,11 +362,20 @@ impl Buses {
             },
         );
         for b in buses {
+            let policy = b
+                .policy
+                .as_ref()
+                .map(Policy::parse)
+                .transpose()
+                .map_err(|source| BusError::Policy {
+                    bus: b.name.clone(),
+                    source,
+                })?;
             all.insert(
                 b.name.clone(),
                 Bus {
                     arn: bus_arn(&b.name),
-                    policy: b.policy,
+                    policy,
                 },
             );
         }
@@ -422,6 +439,13 @@ impl Buses {
             records: Mutex::new(Records::default()),
             in_flight: tokio::sync::watch::channel(0).0,
         })
+    }
+
+    /// Each bus's ARN and resource-based policy.
+    pub(crate) fn policies(&self) -> impl Iterator<Item = (&str, &Policy)> {
+        self.buses
+            .values()
+            .filter_map(|b| b.policy.as_ref().map(|p| (b.arn.as_str(), p)))
     }
 
     fn records(&self) -> MutexGuard<'_, Records> {

@@ -9,23 +9,15 @@ use serde_json::{Value, json};
 
 use crate::bus::{ACCOUNT_ID, Buses};
 use crate::error::ApiError;
+use crate::iam::Principal;
 use crate::validate::{Input, Str};
 use crate::world::{Ctx, RecordedEvent, World};
-
-/// Who signed a PutEvents request, as IAM knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Caller {
-    /// The principal's ARN (a role session).
-    pub(crate) arn: String,
-    /// Its account.
-    pub(crate) account: String,
-}
 
 /// What PutEvents needs beyond the request: the buses, the caller (`None`: IAM does not know it,
 /// so its events carry the stack's account) and whether the caller runs on virtual time.
 pub(crate) struct Put<'a> {
     pub(crate) buses: &'a Arc<Buses>,
-    pub(crate) caller: Option<&'a Caller>,
+    pub(crate) caller: Option<&'a Principal>,
     pub(crate) virtual_time: bool,
 }
 

@@ -75,7 +75,8 @@ pub struct Options {
     pub fleet: Fleet,
     /// What goes wrong on purpose.
     pub scenario: Scenario,
-    /// The stack's event buses besides `default` (which always exists).
+    /// The stack's event buses besides `default` (which always exists); each one's policy is the
+    /// resource-based policy IAM authorizes PutEvents against.
     pub buses: Vec<BusSpec>,
     /// The rules on the buses; their Lambda targets are invoked through `lambda_targets`.
     pub rules: Vec<RuleSpec>,
@@ -165,6 +166,11 @@ impl CloudLocal {
             key_clock: KeyClock::default(),
             iam: iam::State::new(options.iam),
         });
+        // The bus policies IAM authorizes PutEvents against (over any of `Options::iam` for the
+        // same bus).
+        for (arn, policy) in shared.buses.policies() {
+            shared.iam.set_resource_policy(arn, policy.clone());
+        }
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared.clone());

@@ -228,9 +228,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                     Service::WorkSpaces => workspaces::call(w, &ctx, op, &body),
                     Service::MigrationHub => hub::call(w, &ctx, op, &body),
                     _ => {
+                        let caller = shared
+                            .iam
+                            .caller(crate::key_clock::signed_access_key(&parts.headers));
                         let put = events::Put {
                             buses: &shared.buses,
-                            caller: None,
+                            caller: caller.as_deref(),
                             virtual_time,
                         };
                         events::call(w, &ctx, op, &body, &put)

@@ -561,3 +561,217 @@ async fn a_rule_with_an_invalid_pattern_stops_the_start() {
         "rule WaveRequestedRule: Event pattern is not valid. Reason: prefix match pattern must be a string at account"
     );
 }
+
+mod bus_policy {
+    //! PutEvents authorized by IAM against the bus's resource policy (the policy template.yaml
+    //! gives `WaveBus`), and the `account` the event then carries.
+
+    use aws_sdk_eventbridge::error::ProvideErrorMetadata;
+    use cloud_local::iam::{IamOptions, Policy, Principal};
+
+    use super::*;
+
+    const BUS_ARN: &str = "arn:aws:events:us-east-1:123456789012:event-bus/fleetshift-waves";
+    const OPERATOR: &str = "arn:aws:iam::123456789012:role/Operator";
+
+    /// template.yaml's `WaveBus` policy with `OperatorPrincipalArns` set to [`OPERATOR`].
+    fn stack_policy() -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OnlyThisAccount",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": BUS_ARN,
+                    "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+                },
+                {
+                    "Sid": "OnlyOperatorsStartWaves",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": BUS_ARN,
+                    "Condition": {
+                        "ForAnyValue:StringEquals": {"events:detail-type": "Wave Requested"},
+                        "ArnNotLike": {"aws:PrincipalArn": OPERATOR}
+                    }
+                }
+            ]
+        })
+    }
+
+    /// A role session allowed `events:PutEvents` on any bus by its own policy.
+    fn putter(role_arn: &str) -> Principal {
+        let allow = Policy::parse(&json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}
+        ]}))
+        .unwrap();
+        Principal::assumed_role(role_arn, "session", vec![allow]).unwrap()
+    }
+
+    async fn start_with(target: Arc<Target>, policy: Value, rules: Vec<RuleSpec>) -> Running {
+        let principals = [
+            ("AKIDOPERATOR", putter(OPERATOR)),
+            (
+                "AKIDSOMEONE",
+                putter("arn:aws:iam::123456789012:role/Someone"),
+            ),
+            (
+                "AKIDOTHER",
+                putter("arn:aws:iam::111122223333:role/Operator"),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, p)| (k.to_owned(), p))
+        .collect();
+        CloudLocal::start(Options {
+            buses: vec![BusSpec {
+                name: WAVES.into(),
+                policy: Some(policy),
+            }],
+            rules,
+            lambda_targets: Some(target),
+            iam: IamOptions {
+                principals,
+                ..IamOptions::default()
+            },
+            ..Options::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn client(cloud: &Running, access_key: &str) -> aws_sdk_eventbridge::Client {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+            .endpoint_url(cloud.endpoint_url())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        let conf = aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .interceptor(VirtualTime)
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(conf)
+    }
+
+    fn stack_rule() -> Vec<RuleSpec> {
+        vec![wave_rule(TargetSpec::lambda("StartWave", START_WAVE))]
+    }
+
+    #[tokio::test]
+    async fn an_operator_of_the_account_starts_a_wave() {
+        let target = Target::new(vec![Ok(Value::Null)]);
+        let cloud = start_with(target.clone(), stack_policy(), stack_rule()).await;
+        let out = client(&cloud, "AKIDOPERATOR")
+            .await
+            .put_events()
+            .entries(wave_requested(WAVES))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count(), 0);
+        cloud.deliveries_idle().await;
+        let calls = target.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].1["account"], "123456789012");
+    }
+
+    #[tokio::test]
+    async fn another_account_is_refused_by_the_bus_policy() {
+        let target = Target::new(vec![Ok(Value::Null)]);
+        let cloud = start_with(target.clone(), stack_policy(), stack_rule()).await;
+        let err = client(&cloud, "AKIDOTHER")
+            .await
+            .put_events()
+            .entries(wave_requested(BUS_ARN))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("AccessDeniedException"));
+        assert_eq!(
+            err.message(),
+            Some(
+                "User: arn:aws:sts::111122223333:assumed-role/Operator/session is not authorized to perform: events:PutEvents on resource: arn:aws:events:us-east-1:123456789012:event-bus/fleetshift-waves with an explicit deny in a resource-based policy"
+            )
+        );
+        cloud.deliveries_idle().await;
+        assert!(target.calls().is_empty());
+        assert!(cloud.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_bus_policy_denies_a_principal_of_the_account_outside_the_operators() {
+        let target = Target::new(vec![Ok(Value::Null)]);
+        let cloud = start_with(target.clone(), stack_policy(), stack_rule()).await;
+        let progress = PutEventsRequestEntry::builder()
+            .event_bus_name(WAVES)
+            .source("fleetshift")
+            .detail_type("Wave Summary")
+            .detail("{}")
+            .build();
+        let out = client(&cloud, "AKIDSOMEONE")
+            .await
+            .put_events()
+            .entries(wave_requested(WAVES))
+            .entries(progress)
+            .send()
+            .await
+            .unwrap();
+        // The Deny binds this account's principals too; the other entry is not a Wave Requested.
+        assert_eq!(out.failed_entry_count(), 1);
+        assert_eq!(out.entries()[0].error_code(), Some("AccessDeniedException"));
+        assert_eq!(
+            out.entries()[0].error_message(),
+            Some(
+                "User: arn:aws:sts::123456789012:assumed-role/Someone/session is not authorized to perform: events:PutEvents on resource: arn:aws:events:us-east-1:123456789012:event-bus/fleetshift-waves with an explicit deny in a resource-based policy"
+            )
+        );
+        assert!(out.entries()[1].event_id().is_some());
+        cloud.deliveries_idle().await;
+        assert!(target.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_account_in_the_pattern_rejects_an_event_of_another_account() {
+        // A bus that admits account 111122223333: its events reach the bus, but carry their
+        // sender's account, which WaveRequestedRule does not match.
+        let admits_other = json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "AllowOther",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "events:PutEvents",
+            "Resource": BUS_ARN
+        }]});
+        let mut any_account = wave_rule(TargetSpec::lambda(
+            "Audit",
+            "arn:aws:lambda:us-east-1:123456789012:function:audit",
+        ));
+        any_account.name = "AnyAccountRule".into();
+        any_account.pattern = json!({"source": ["fleetshift"], "detail-type": ["Wave Requested"]});
+        let mut rules = stack_rule();
+        rules.push(any_account);
+        let target = Target::new(vec![Ok(Value::Null)]);
+        let cloud = start_with(target.clone(), admits_other, rules).await;
+        let out = client(&cloud, "AKIDOTHER")
+            .await
+            .put_events()
+            .entries(wave_requested(BUS_ARN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count(), 0);
+        cloud.deliveries_idle().await;
+        let calls = target.calls();
+        assert_eq!(calls.len(), 1, "only the rule without `account` matched");
+        assert_eq!(
+            calls[0].0,
+            "arn:aws:lambda:us-east-1:123456789012:function:audit"
+        );
+        assert_eq!(calls[0].1["account"], "111122223333");
+        let rules: Vec<String> = cloud.deliveries().into_iter().map(|d| d.rule).collect();
+        assert_eq!(rules, vec!["AnyAccountRule"]);
+    }
+}
