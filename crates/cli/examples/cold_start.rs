@@ -21,7 +21,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use fleetshift::functions::{FUNCTIONS, StackSettings};
+use fleetshift::functions::FUNCTIONS;
 use fleetshift::lambda_api::{Sandbox, SandboxSpec, function_spec};
 use fleetshift::{LocalStack, StackOptions, fleet_for_plan};
 use fleetshift_core::Plan;
@@ -192,19 +192,19 @@ async fn main() {
                 })
                 .await
                 .expect("stack starts");
-                let settings = StackSettings {
-                    hub_enabled: false,
-                    hub_home_region: None,
-                    state_machine_arn: stack.state_machine_arn.clone(),
-                };
+                let function = stack
+                    .model
+                    .function_by_binary(f.name)
+                    .expect("template.yaml builds every function")
+                    .clone();
                 let endpoint = stack.cloud.endpoint_url();
                 let ev = event(f.name, &plan);
                 let key = format!("AKIDCOLD{run:03}{i}{}", &lang[..2].to_uppercase());
                 if lang == "rust" {
-                    let spec = function_spec(f.name, release.join(f.name), &endpoint, &settings);
+                    let spec = function_spec(&function, release.join(f.name), &endpoint);
                     measure(spec, &ev, key, &mut rust[i]).await;
                 } else {
-                    let mut spec = function_spec(f.name, python.clone(), &endpoint, &settings);
+                    let mut spec = function_spec(&function, python.clone(), &endpoint);
                     spec.args = vec![bootstrap.display().to_string()];
                     measure(spec, &ev, key, &mut py[i]).await;
                 }

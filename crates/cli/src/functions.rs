@@ -1,71 +1,79 @@
 //! The six Lambda functions, run in-process by the local engine: the same `handler` each Lambda
-//! binary runs, with Deps built from the local SDK configuration.
+//! binary runs, with Deps built as its `main.rs` builds them, from the environment template.yaml
+//! gives the function, and an SDK configuration of its own (its own identity) pointed at
+//! cloud-local.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use std::collections::{BTreeMap, HashMap};
+
+use fleetshift_template::{StackModel, Template};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
 
 use sfn_local::{Engine, Handler, HandlerFuture, TaskContext, TaskFailure};
 
-/// Account and Region of the function ARNs an offline run substitutes into the definition.
-pub const LOCAL_ACCOUNT: &str = "123456789012";
+use crate::local_aws;
 
-/// One Lambda function of the stack.
+/// The account of the offline stack (template.yaml's `AWS::AccountId` offline).
+pub const LOCAL_ACCOUNT: &str = fleetshift_template::ACCOUNT_ID;
+
+/// template.yaml, exactly as committed (the file `sam deploy` deploys): the one source of each
+/// function's timeout, memory, environment, role and policies, and of the state machine's
+/// DefinitionSubstitutions.
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// One Lambda function of the stack (one crate and binary of the workspace).
 #[derive(Debug, Clone, Copy)]
 pub struct Function {
-    /// The crate, binary and (prefixed) function name.
+    /// The crate and binary (`Metadata.BuildProperties.Binary` in template.yaml).
     pub name: &'static str,
-    /// The DefinitionSubstitutions key of its ARN in the state machine.
-    pub substitution: &'static str,
 }
 
-/// Every function the state machine calls, plus start-wave (called by EventBridge).
+/// The function crates the offline stack links in-process (and whose binaries `--binaries` runs);
+/// a test checks that template.yaml builds exactly these.
 pub const FUNCTIONS: &[Function] = &[
     Function {
         name: "start-migration",
-        substitution: "StartMigrationFunctionArn",
     },
     Function {
         name: "check-migration",
-        substitution: "CheckMigrationFunctionArn",
     },
     Function {
         name: "create-standby",
-        substitution: "CreateStandbyFunctionArn",
     },
     Function {
         name: "poll-image-import",
-        substitution: "PollImageImportFunctionArn",
     },
     Function {
         name: "push-hub-update",
-        substitution: "PushHubUpdateFunctionArn",
     },
-    Function {
-        name: "start-wave",
-        substitution: "StartWaveFunctionArn",
-    },
+    Function { name: "start-wave" },
 ];
 
-/// The ARN an offline run gives a function.
-pub fn function_arn(region: &str, name: &str) -> String {
-    format!("arn:aws:lambda:{region}:{LOCAL_ACCOUNT}:function:fleetshift-{name}")
+/// template.yaml resolved for these stack parameters (the others take their defaults, as
+/// `sam deploy` gives them).
+pub fn stack_model(
+    parameters: &BTreeMap<String, String>,
+) -> Result<StackModel, fleetshift_template::TemplateError> {
+    Template::parse(TEMPLATE)?.resolve(parameters)
 }
 
-/// Stack settings the functions read from their environment in Lambda.
-#[derive(Debug, Clone)]
-pub struct StackSettings {
-    /// HubEnabled parameter.
-    pub hub_enabled: bool,
-    /// HubHomeRegion parameter.
-    pub hub_home_region: Option<String>,
-    /// The state machine start-wave starts.
-    pub state_machine_arn: String,
+/// The access key id the in-process function `binary` signs its requests with: cloud-local
+/// knows the caller by it.
+pub fn access_key_id(binary: &str) -> String {
+    format!("AKIDFS{}", binary.replace('-', "").to_uppercase())
+}
+
+/// The environment template.yaml gives `binary`'s function, as a lookup for its crate's
+/// `Settings::from_lookup`.
+fn environment(model: &StackModel, binary: &str) -> BTreeMap<String, String> {
+    model
+        .function_by_binary(binary)
+        .map(|f| f.environment.clone())
+        .unwrap_or_default()
 }
 
 /// Adapts a function's `handle` to the engine the way lambda_runtime reports it: the output is
@@ -92,7 +100,7 @@ where
     }
 }
 
-/// The in-process functions, by name.
+/// The in-process functions, by binary name.
 #[derive(Clone, Default)]
 pub struct InProcess {
     handlers: HashMap<&'static str, Arc<dyn Handler>>,
@@ -112,10 +120,14 @@ impl InProcess {
         self.handlers.insert(name, Arc::new(handler));
     }
 
-    /// Registers every function on `engine` under its local ARN.
-    pub fn register(&self, engine: &Engine) {
+    /// Registers every function on `engine` under the ARNs template.yaml gives it (the engine
+    /// finds a handler by function name, so the version and alias ARNs the definition names reach
+    /// it too).
+    pub fn register(&self, engine: &Engine, model: &StackModel) {
         for (name, h) in &self.handlers {
-            engine.register(&function_arn(engine.region(), name), Shared(h.clone()));
+            if let Some(f) = model.function_by_binary(name) {
+                engine.register(&f.arn, Shared(h.clone()));
+            }
         }
     }
 
@@ -152,51 +164,93 @@ macro_rules! add {
     }};
 }
 
-/// Builds every function with Deps built from `sdk`.
-pub fn in_process(sdk: &SdkConfig, settings: &StackSettings) -> InProcess {
+/// Why an in-process function could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{function}: {message}")]
+pub struct BuildError {
+    pub function: String,
+    pub message: String,
+}
+
+/// Builds every function as its `main.rs` does, from the environment template.yaml gives it
+/// (parsed by the crate's own `Settings::from_lookup`), each with an SDK configuration of its own
+/// signed with [`access_key_id`] and pointed at `endpoint`.
+pub fn in_process(endpoint: &str, model: &StackModel) -> Result<InProcess, BuildError> {
+    let sdk = |binary: &str| local_aws::sdk_config_as(endpoint, &access_key_id(binary));
+    let settings_error = |function: &str| {
+        let function = function.to_owned();
+        move |message: String| BuildError { function, message }
+    };
     let mut fns = InProcess::default();
     add!(
         fns,
         "start-migration",
         start_migration,
-        start_migration::Deps::from_config(sdk)
+        start_migration::Deps::from_config(&sdk("start-migration"))
     );
     add!(
         fns,
         "check-migration",
         check_migration,
-        check_migration::Deps::from_config(sdk)
+        check_migration::Deps::from_config(&sdk("check-migration"))
     );
     add!(
         fns,
         "create-standby",
         create_standby,
-        create_standby::Deps::from_config(sdk)
+        create_standby::Deps::from_config(&sdk("create-standby"))
     );
     add!(
         fns,
         "poll-image-import",
         poll_image_import,
-        poll_image_import::Deps::from_config(sdk)
+        poll_image_import::Deps::from_config(&sdk("poll-image-import"))
     );
-    let hub = push_hub_update::Settings {
-        hub_enabled: settings.hub_enabled,
-        home_region: settings.hub_home_region.clone(),
-        ..push_hub_update::Settings::default()
-    };
+    let env = environment(model, "push-hub-update");
+    let hub = push_hub_update::Settings::from_lookup(|k| env.get(k).cloned())
+        .map_err(settings_error("push-hub-update"))?;
     add!(
         fns,
         "push-hub-update",
         push_hub_update,
-        push_hub_update::Deps::from_config(sdk, hub)
+        push_hub_update::Deps::from_config(&sdk("push-hub-update"), hub)
     );
-    let wave = start_wave::Settings::new(settings.state_machine_arn.clone())
-        .expect("the local state machine ARN is well formed");
+    let env = environment(model, "start-wave");
+    let wave = start_wave::Settings::from_lookup(|k| env.get(k).cloned())
+        .map_err(settings_error("start-wave"))?;
     add!(
         fns,
         "start-wave",
         start_wave,
-        start_wave::Deps::from_config(sdk, wave)
+        start_wave::Deps::from_config(&sdk("start-wave"), wave)
     );
-    fns
+    Ok(fns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_builds_exactly_the_linked_functions() {
+        let model = stack_model(&BTreeMap::new()).unwrap();
+        let mut built: Vec<&str> = model
+            .functions
+            .iter()
+            .filter_map(|f| f.binary.as_deref())
+            .collect();
+        built.sort_unstable();
+        let mut linked: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+        linked.sort_unstable();
+        assert_eq!(built, linked);
+    }
+
+    #[test]
+    fn access_keys_are_one_per_function() {
+        assert_eq!(access_key_id("push-hub-update"), "AKIDFSPUSHHUBUPDATE");
+        let mut keys: Vec<String> = FUNCTIONS.iter().map(|f| access_key_id(f.name)).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), FUNCTIONS.len());
+    }
 }

@@ -43,7 +43,9 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::functions::{FUNCTIONS, InProcess, StackSettings, function_arn};
+use fleetshift_template::{FunctionModel, StackModel};
+
+use crate::functions::{FUNCTIONS, InProcess, access_key_id};
 use crate::local_aws::LOCAL_REGION;
 
 /// The version prefix of every Runtime API path.
@@ -592,59 +594,45 @@ pub enum BinariesError {
         "{dir}: no binary for {missing:?} (build them with `cargo build --release -p start-migration -p check-migration -p create-standby -p poll-image-import -p push-hub-update -p start-wave`)"
     )]
     Missing { dir: PathBuf, missing: Vec<String> },
+    #[error("template.yaml builds no function from the binary {0}")]
+    NotInTemplate(String),
 }
 
-/// The wall-clock timeout of each function, as template.yaml sets it.
-fn timeout_of(function: &str) -> Duration {
-    match function {
-        "push-hub-update" => Duration::from_secs(300),
-        _ => Duration::from_secs(30),
-    }
-}
-
-/// The environment template.yaml gives each function (besides the standard variables).
-fn env_of(function: &str, endpoint: &str, settings: &StackSettings) -> Vec<(String, String)> {
-    let mut env = vec![("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned())];
-    match function {
-        "push-hub-update" => {
-            env.push(("HUB_ENABLED".into(), settings.hub_enabled.to_string()));
-            if let Some(r) = &settings.hub_home_region {
-                env.push(("HUB_HOME_REGION".into(), r.clone()));
-            }
-            env.push(("EVENT_BUS_NAME".into(), "default".into()));
-        }
-        "start-wave" => env.push((
-            "STATE_MACHINE_ARN".into(),
-            settings.state_machine_arn.clone(),
-        )),
-        _ => {}
-    }
-    env
-}
-
-/// How the stack runs `function` from `program`: its ARN, timeout, memory and environment as
-/// template.yaml sets them, SDK clients pointed at `endpoint`.
-pub fn function_spec(
-    function: &str,
-    program: PathBuf,
-    endpoint: &str,
-    settings: &StackSettings,
-) -> SandboxSpec {
+/// How the stack runs `function` from `program`: its name, ARN, timeout, memory and environment
+/// as template.yaml gives them, SDK clients pointed at `endpoint`.
+pub fn function_spec(function: &FunctionModel, program: PathBuf, endpoint: &str) -> SandboxSpec {
+    let mut env: Vec<(String, String)> = function
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()));
     SandboxSpec {
-        function_name: format!("fleetshift-{function}"),
-        function_arn: function_arn(LOCAL_REGION, function),
+        function_name: function.name.clone(),
+        function_arn: function.arn.clone(),
         program,
         args: Vec::new(),
-        env: env_of(function, endpoint, settings),
-        timeout: timeout_of(function),
-        memory_mb: 128,
+        env,
+        timeout: Duration::from_secs(u64::from(function.timeout_seconds)),
+        memory_mb: function.memory_mb,
     }
+}
+
+/// The access key ids the sandboxes of `binary` sign with, one per sandbox that can run at once
+/// (a sandbox that ends hands its key to the next): all known before the first process starts,
+/// so each can be mapped to the function's role.
+pub fn sandbox_access_key_ids(binary: &str, instances: usize) -> Vec<String> {
+    (0..instances.max(1))
+        .map(|i| format!("{}B{i}", access_key_id(binary)))
+        .collect()
 }
 
 /// The sandboxes of one function: idle ones are reused, up to `instances` run at once.
 struct Pool {
     spec: Arc<SandboxSpec>,
     keys: KeyClock,
+    /// Access key ids no live sandbox holds.
+    free_keys: Mutex<Vec<String>>,
     idle: Mutex<Vec<Sandbox>>,
     permits: tokio::sync::Semaphore,
     stop: watch::Receiver<bool>,
@@ -652,8 +640,6 @@ struct Pool {
     closed: Arc<AtomicBool>,
     started: AtomicU64,
 }
-
-static KEYS: AtomicU64 = AtomicU64::new(1);
 
 impl Pool {
     async fn invoke(&self, payload: Value, now: SystemTime) -> Reply {
@@ -674,20 +660,25 @@ impl Pool {
         // A dead sandbox is dropped: the next invocation starts a fresh one, as Lambda does.
         if sandbox.exited().is_none() && !self.closed.load(Ordering::SeqCst) {
             lock(&self.idle).push(sandbox);
+        } else {
+            lock(&self.free_keys).push(sandbox.access_key_id().to_owned());
         }
         reply
     }
 
     async fn spawn(&self) -> Result<Sandbox, TaskFailure> {
-        let key = format!("AKIDLOCAL{:08}", KEYS.fetch_add(1, Ordering::Relaxed));
-        let mut sandbox = Sandbox::start(self.spec.clone(), key, Some(self.stop.clone()))
-            .await
-            .map_err(|e| {
-                TaskFailure::new(
-                    "Runtime.InvalidEntrypoint",
-                    format!("{}: {e}", self.spec.program.display()),
-                )
-            })?;
+        // Sandboxes alive <= permits = keys: with no idle sandbox, a key is free.
+        let key = lock(&self.free_keys).pop().ok_or_else(|| {
+            TaskFailure::new("Lambda.ServiceException", "no free sandbox credentials")
+        })?;
+        let started = Sandbox::start(self.spec.clone(), key.clone(), Some(self.stop.clone())).await;
+        let mut sandbox = started.map_err(|e| {
+            lock(&self.free_keys).push(key);
+            TaskFailure::new(
+                "Runtime.InvalidEntrypoint",
+                format!("{}: {e}", self.spec.program.display()),
+            )
+        })?;
         self.started.fetch_add(1, Ordering::Relaxed);
         if let Some(w) = sandbox.watcher.take() {
             let mut ws = lock(&self.watchers);
@@ -711,6 +702,8 @@ impl Handler for PoolHandler {
 /// down or dropped.
 pub struct LocalLambda {
     pools: Vec<Arc<Pool>>,
+    /// (access key id, binary) of every sandbox credential.
+    access_keys: Vec<(String, String)>,
     stop: watch::Sender<bool>,
     watchers: Arc<Mutex<Vec<JoinHandle<()>>>>,
     closed: Arc<AtomicBool>,
@@ -726,13 +719,14 @@ impl std::fmt::Debug for LocalLambda {
 
 impl LocalLambda {
     /// Checks that `dir` holds a binary for every function and returns handlers that run them
-    /// (started on first use, up to `instances` processes per function), with SDK clients
-    /// pointed at `endpoint` and virtual time passed through `keys`.
+    /// (started on first use, up to `instances` processes per function) as template.yaml
+    /// configures them in `model`, with SDK clients pointed at `endpoint` and virtual time passed
+    /// through `keys`.
     pub fn start(
         dir: &Path,
         endpoint: &str,
         keys: KeyClock,
-        settings: &StackSettings,
+        model: &StackModel,
         instances: usize,
     ) -> Result<(LocalLambda, InProcess), BinariesError> {
         let missing: Vec<String> = FUNCTIONS
@@ -751,11 +745,18 @@ impl LocalLambda {
         let closed = Arc::new(AtomicBool::new(false));
         let mut fns = InProcess::default();
         let mut pools = Vec::new();
+        let mut access_keys = Vec::new();
         for f in FUNCTIONS {
-            let spec = function_spec(f.name, dir.join(f.name), endpoint, settings);
+            let function = model
+                .function_by_binary(f.name)
+                .ok_or_else(|| BinariesError::NotInTemplate(f.name.to_owned()))?;
+            let spec = function_spec(function, dir.join(f.name), endpoint);
+            let free = sandbox_access_key_ids(f.name, instances);
+            access_keys.extend(free.iter().map(|k| (k.clone(), f.name.to_owned())));
             let pool = Arc::new(Pool {
                 spec: Arc::new(spec),
                 keys: keys.clone(),
+                free_keys: Mutex::new(free),
                 idle: Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(instances.max(1)),
                 stop: stop_rx.clone(),
@@ -769,12 +770,18 @@ impl LocalLambda {
         Ok((
             LocalLambda {
                 pools,
+                access_keys,
                 stop,
                 watchers,
                 closed,
             },
             fns,
         ))
+    }
+
+    /// Every access key id a sandbox may sign with, and the function (binary) it belongs to.
+    pub fn access_key_ids(&self) -> &[(String, String)] {
+        &self.access_keys
     }
 
     /// Processes started so far for `function` (restarts included).
@@ -818,7 +825,7 @@ mod tests {
     fn spec(script: &str) -> Arc<SandboxSpec> {
         Arc::new(SandboxSpec {
             function_name: "crash".into(),
-            function_arn: function_arn(LOCAL_REGION, "crash"),
+            function_arn: format!("arn:aws:lambda:{LOCAL_REGION}:123456789012:function:crash"),
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             env: Vec::new(),

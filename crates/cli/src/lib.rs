@@ -10,4 +10,4 @@ pub mod report;
 pub mod stack;
 
 pub use report::{ReadFrom, WaveReport};
-pub use stack::{LocalStack, StackError, StackOptions, fleet_for_plan};
+pub use stack::{LocalStack, StackError, StackOptions, fleet_for_plan, parameters_for_plan};

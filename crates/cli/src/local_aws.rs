@@ -16,18 +16,27 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use fleetshift_clock::VIRTUAL_TIME_HEADER;
 
 /// The Region offline runs call "home".
-pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_REGION: &str = fleetshift_template::REGION;
 
-/// An [`SdkConfig`] pointed at `endpoint` (cloud-local). The SDK's retry count is production's
-/// (fleetshift_core::clients); only its backoff base is shortened, because the SDK sleeps on the
-/// wall clock while the workflow runs on virtual time.
+/// The access key id of [`sdk_config`]: a caller cloud-local does not know (unrestricted).
+pub const ANONYMOUS_ACCESS_KEY_ID: &str = "AKIDFLEETSHIFTLOCAL";
+
+/// An [`SdkConfig`] pointed at `endpoint` (cloud-local), signed by no identity the stack knows.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_as(endpoint, ANONYMOUS_ACCESS_KEY_ID)
+}
+
+/// An [`SdkConfig`] pointed at `endpoint` (cloud-local) whose requests are signed with
+/// `access_key_id`: cloud-local finds the caller (and its policies) by it. The SDK's retry count
+/// is production's (fleetshift_core::clients); only its backoff base is shortened, because the
+/// SDK sleeps on the wall clock while the workflow runs on virtual time.
+pub fn sdk_config_as(endpoint: &str, access_key_id: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(LOCAL_REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDFLEETSHIFTLOCAL",
+            access_key_id,
             "fleetshift-local-secret",
             None,
             None,

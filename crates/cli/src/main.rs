@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use cloud_local::{Fleet, Scenario};
 use fleetshift::generate;
 use fleetshift::progress::{FinishedItems, bar};
-use fleetshift::{LocalStack, StackOptions, fleet_for_plan};
+use fleetshift::{LocalStack, StackOptions, fleet_for_plan, parameters_for_plan};
 use fleetshift_core::Plan;
 use serde_json::Value;
 
@@ -77,9 +77,20 @@ struct World {
     /// Scenario file: what goes wrong on purpose.
     #[arg(long)]
     scenario: Option<PathBuf>,
-    /// The stack's HubEnabled parameter (a plan's hub.enabled overrides it).
+    /// The stack's HubEnabled parameter (a plan's hub.enabled overrides it): the same as
+    /// `--parameter HubEnabled=true`.
     #[arg(long)]
     hub_enabled: bool,
+    /// A stack parameter of template.yaml, as `sam deploy --parameter-overrides` takes it
+    /// (repeatable); the others take their defaults.
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+    parameters: Vec<(String, String)>,
+}
+
+fn parse_parameter(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
 }
 
 #[derive(Subcommand)]
@@ -268,11 +279,17 @@ fn stack_options(world: &World, plan: Option<&Plan>, seed: u64) -> Result<StackO
         Some(path) => Scenario::load(path).map_err(|e| format!("{}: {e}", path.display()))?,
         None => Scenario::default(),
     };
+    // A stack deployed as the plan needs (as the fleet holds what it names), unless told.
+    let mut parameters = plan.map(parameters_for_plan).unwrap_or_default();
+    parameters.extend(world.parameters.iter().cloned());
+    if world.hub_enabled {
+        parameters.insert("HubEnabled".to_owned(), "true".to_owned());
+    }
     Ok(StackOptions {
         fleet,
         scenario,
         seed,
-        hub_enabled: world.hub_enabled,
+        parameters,
         ..StackOptions::default()
     })
 }

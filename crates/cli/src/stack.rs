@@ -1,28 +1,41 @@
 //! An offline stack: cloud-local on loopback, the real state machine on the sfn-local engine, and
 //! the six functions in-process with SDK clients pointed at cloud-local.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
+use cloud_local::iam::{IamOptions, Policy, Principal};
 use cloud_local::{
-    BundleSeed, CloudLocal, DirectorySeed, Fleet, ImageImportSeed, LexBotSeed, Options, Running,
-    Scenario, SfnLocalBackend, WorkspaceSeed,
+    AsyncInvokeConfig, BundleSeed, BusSpec, CloudLocal, DirectorySeed, Fleet, ImageImportSeed,
+    LambdaTargets, LexBotSeed, Options, RuleSpec, Running, Scenario, SfnLocalBackend, TargetError,
+    TargetFuture, TargetSpec, WorkspaceSeed,
 };
 use fleetshift_core::Plan;
-use serde_json::Value;
+use fleetshift_template::{FunctionModel, StackModel, StateMachineModel, TemplateError};
+use serde_json::{Value, json};
 use sfn_local::{Definition, Engine, ExecutionDescription};
 
-use crate::functions::{self, FUNCTIONS, InProcess, LOCAL_ACCOUNT, StackSettings};
+use crate::functions::{self, InProcess, LOCAL_ACCOUNT};
 use crate::lambda_api::{self, LocalLambda};
 use crate::local_aws::{self, LOCAL_REGION};
 use crate::report::WaveReport;
 
 /// The state machine the stack deploys, exactly as committed (the same file `sam deploy` uploads).
 pub const DEFINITION: &str = include_str!("../../../state-machines/fleet-migration.asl.json");
-/// Its name in ARNs.
+/// Its name in ARNs (template.yaml's `Name: ${AWS::StackName}-fleet-migration`).
 pub const STATE_MACHINE_NAME: &str = "fleetshift-fleet-migration";
+/// Its logical id in template.yaml.
+const STATE_MACHINE_ID: &str = "FleetMigrationStateMachine";
+
+/// The CLI's own identity (an operator's session): what `local run` signs its calls with.
+pub const OPERATOR_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/fleetshift-operator";
+/// The operator's session name.
+pub const OPERATOR_SESSION: &str = "local";
+/// The access key id of the operator's session.
+pub const OPERATOR_ACCESS_KEY_ID: &str = "AKIDFSOPERATOR";
 
 /// How to start the stack.
 #[derive(Debug, Clone)]
@@ -33,15 +46,21 @@ pub struct StackOptions {
     pub scenario: Scenario,
     /// Seed of retry jitter.
     pub seed: u64,
-    /// The stack's HubEnabled parameter.
-    pub hub_enabled: bool,
+    /// Stack parameters (template.yaml's Parameters) as `sam deploy --parameter-overrides` gives
+    /// them; the others take their defaults. HubHomeRegion defaults to the fleet's home Region.
+    pub parameters: BTreeMap<String, String>,
     /// cloud-local's port (None: a free one).
     pub port: Option<u16>,
-    /// The stack's DefaultConcurrency parameter.
-    pub default_concurrency: u32,
     /// Run each function as its built binary from this directory, through a local Lambda
     /// Runtime API, instead of in-process.
     pub binaries: Option<PathBuf>,
+    /// Authorize the stack's own callers (each function, the operator) against the policies
+    /// template.yaml gives them, as IAM would. Callers the stack does not know stay unrestricted.
+    /// Off by default until the grants and cloud-local's evaluator agree on the two requests the
+    /// end-to-end suite finds denied (Lex StartMigration's implied lex:CreateCustomVocabulary;
+    /// StartExecution through the alias against the unqualified ARN with
+    /// states:StateMachineQualifier).
+    pub enforce_iam: bool,
 }
 
 impl Default for StackOptions {
@@ -50,17 +69,27 @@ impl Default for StackOptions {
             fleet: Fleet::default(),
             scenario: Scenario::default(),
             seed: 7,
-            hub_enabled: false,
+            parameters: BTreeMap::new(),
             port: None,
-            default_concurrency: DEFAULT_CONCURRENCY,
             binaries: None,
+            enforce_iam: false,
         }
+    }
+}
+
+impl StackOptions {
+    /// Sets the stack parameter `name` (template.yaml's Parameters).
+    pub fn parameter(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.parameters.insert(name.to_owned(), value.into());
+        self
     }
 }
 
 /// Why the stack did not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
+    #[error("template.yaml: {0}")]
+    Template(#[from] TemplateError),
     #[error("state machine definition: {0}")]
     Definition(String),
     #[error("cloud-local: {0}")]
@@ -69,6 +98,10 @@ pub enum StackError {
     Start(#[from] sfn_local::StartError),
     #[error("function binaries: {0}")]
     Binaries(#[from] lambda_api::BinariesError),
+    #[error("in-process function {0}")]
+    Function(#[from] functions::BuildError),
+    #[error("IAM: {0}")]
+    Iam(String),
 }
 
 /// A running offline stack.
@@ -76,7 +109,13 @@ pub struct LocalStack {
     pub cloud: Running,
     pub engine: Engine,
     pub definition: Arc<Definition>,
+    /// The state machine's (unqualified) ARN.
     pub state_machine_arn: String,
+    /// Its alias's ARN (template.yaml's AutoPublishAlias), what start-wave starts.
+    pub state_machine_alias_arn: Option<String>,
+    /// template.yaml, resolved for this stack's parameters.
+    pub model: Arc<StackModel>,
+    /// The operator's SDK configuration (see [`OPERATOR_ROLE_ARN`]).
     pub sdk: SdkConfig,
     pub functions: InProcess,
     /// The function processes, when the stack runs the built binaries.
@@ -86,40 +125,179 @@ pub struct LocalStack {
 /// The stack's DefaultConcurrency parameter, as template.yaml defaults it.
 pub const DEFAULT_CONCURRENCY: u32 = 25;
 
-/// The definition with every `${Key}` replaced as `sam deploy` would (function ARNs, stack
-/// parameters); a key with no local value is an error.
-pub fn substituted_definition(
-    region: &str,
-    default_concurrency: u32,
-) -> Result<String, StackError> {
+/// The definition with every `${Key}` replaced from the state machine's DefinitionSubstitutions,
+/// as `sam deploy` does; a key the template does not substitute is an error.
+pub fn substituted_definition(state_machine: &StateMachineModel) -> Result<String, StackError> {
     let mut text = DEFINITION.to_owned();
-    for f in FUNCTIONS {
-        text = text.replace(
-            &format!("${{{}}}", f.substitution),
-            &functions::function_arn(region, f.name),
-        );
+    for (key, value) in &state_machine.definition_substitutions {
+        text = text.replace(&format!("${{{key}}}"), value);
     }
-    text = text.replace("${DefaultConcurrency}", &default_concurrency.to_string());
     if let Some(i) = text.find("${") {
         let rest = &text[i..];
         let end = rest.find('}').map_or(rest.len(), |e| e + 1);
         return Err(StackError::Definition(format!(
-            "{} has no local substitution",
+            "{} is not in the state machine's DefinitionSubstitutions",
             &rest[..end]
         )));
     }
     Ok(text)
 }
 
+/// Invokes the rules' Lambda targets with the stack's functions (set once they are built, which
+/// needs cloud-local's endpoint).
+struct Targets {
+    model: Arc<StackModel>,
+    functions: Arc<OnceLock<InProcess>>,
+}
+
+impl LambdaTargets for Targets {
+    fn invoke(&self, function_arn: &str, event: Value) -> TargetFuture<'_> {
+        let binary = self
+            .model
+            .function_by_arn(function_arn)
+            .and_then(|f| f.binary.clone());
+        Box::pin(async move {
+            let (Some(binary), Some(functions)) = (binary, self.functions.get()) else {
+                return Err(TargetError::refused(
+                    "ResourceNotFoundException",
+                    "Function not found",
+                ));
+            };
+            functions
+                .invoke(&binary, event)
+                .await
+                .map_err(|f| TargetError::function(f.error_type, f.error_message))
+        })
+    }
+
+    fn executed_version(&self, function_arn: &str) -> String {
+        // An alias runs the version it points to: offline, the first published one.
+        match self.model.function_by_arn(function_arn) {
+            Some(f) if f.alias_arn.as_deref() == Some(function_arn) => {
+                fleetshift_template::VERSION_NUMBER.to_owned()
+            }
+            _ => "$LATEST".to_owned(),
+        }
+    }
+}
+
+/// The identity policies of a principal, parsed as cloud-local evaluates them.
+fn parse_policies(who: &str, docs: &[Value]) -> Result<Vec<Policy>, StackError> {
+    docs.iter()
+        .map(|d| Policy::parse(d).map_err(|e| StackError::Iam(format!("{who}: {e}"))))
+        .collect()
+}
+
+/// The session a function's credentials open: its role, named after the function.
+fn function_principal(f: &FunctionModel) -> Result<Principal, StackError> {
+    Principal::assumed_role(&f.role_arn, &f.name, parse_policies(&f.name, &f.policies)?)
+        .map_err(|e| StackError::Iam(format!("{}: {e}", f.name)))
+}
+
+/// The operator: may put events on the stack's buses (the buses' policies decide what) and read
+/// Step Functions, as an operator watching a wave does.
+fn operator_principal(model: &StackModel) -> Result<Principal, StackError> {
+    let buses: Vec<&str> = model.event_buses.iter().map(|b| b.arn.as_str()).collect();
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": buses},
+            {"Effect": "Allow",
+             "Action": ["states:Describe*", "states:List*", "states:GetExecutionHistory"],
+             "Resource": "*"},
+        ],
+    });
+    Principal::assumed_role(
+        OPERATOR_ROLE_ARN,
+        OPERATOR_SESSION,
+        parse_policies("operator", &[policy])?,
+    )
+    .map_err(|e| StackError::Iam(format!("operator: {e}")))
+}
+
+/// cloud-local's buses, rules and asynchronous invocation settings, from template.yaml.
+fn events_options(
+    model: &StackModel,
+) -> (
+    Vec<BusSpec>,
+    Vec<RuleSpec>,
+    HashMap<String, AsyncInvokeConfig>,
+) {
+    let buses = model
+        .event_buses
+        .iter()
+        .filter(|b| b.logical_id.is_some())
+        .map(|b| BusSpec {
+            name: b.name.clone(),
+            policy: b.policy.clone(),
+        })
+        .collect();
+    let rules = model
+        .rules
+        .iter()
+        .map(|r| RuleSpec {
+            name: r.name.clone(),
+            arn: Some(r.arn.clone()),
+            bus: r.event_bus_name.clone(),
+            pattern: r.event_pattern.clone().unwrap_or(Value::Null),
+            enabled: r.state == "ENABLED",
+            targets: r
+                .targets
+                .iter()
+                .map(|t| {
+                    let mut spec = TargetSpec::lambda(t.id.clone(), t.arn.clone());
+                    if let Some(p) = &t.retry_policy {
+                        if let Some(n) = p.maximum_retry_attempts {
+                            spec.max_retry_attempts = n;
+                        }
+                        if let Some(n) = p.maximum_event_age_in_seconds {
+                            spec.max_event_age_secs = n;
+                        }
+                    }
+                    spec.dead_letter_arn = t.dead_letter_arn.clone();
+                    spec
+                })
+                .collect(),
+        })
+        .collect();
+    // With AutoPublishAlias, SAM puts the EventInvokeConfig on the alias (its Qualifier).
+    let configs = model
+        .functions
+        .iter()
+        .filter_map(|f| {
+            let c = f.event_invoke_config.as_ref()?;
+            let mut config = AsyncInvokeConfig::default();
+            if let Some(n) = c.maximum_retry_attempts {
+                config.max_retry_attempts = n;
+            }
+            if let Some(n) = c.maximum_event_age_in_seconds {
+                config.max_event_age_secs = n;
+            }
+            config.on_failure_arn = c.on_failure.as_ref().map(|d| d.arn.clone());
+            Some((f.alias_arn.clone().unwrap_or_else(|| f.arn.clone()), config))
+        })
+        .collect();
+    (buses, rules, configs)
+}
+
 impl LocalStack {
-    /// Boots cloud-local and the engine and registers the functions in-process.
+    /// Boots cloud-local and the engine and registers the functions, all as template.yaml
+    /// configures them for `options.parameters`.
     pub async fn start(options: StackOptions) -> Result<LocalStack, StackError> {
+        let mut parameters = options.parameters.clone();
+        // The account's Migration Hub home Region, as an operator would deploy with it.
+        if let Some(home) = &options.fleet.hub_home_region {
+            parameters
+                .entry("HubHomeRegion".to_owned())
+                .or_insert_with(|| home.clone());
+        }
+        let model = Arc::new(functions::stack_model(&parameters)?);
+        let state_machine = model.state_machine(STATE_MACHINE_ID).ok_or_else(|| {
+            StackError::Definition(format!("template.yaml has no {STATE_MACHINE_ID}"))
+        })?;
         let definition = Arc::new(
-            Definition::parse(&substituted_definition(
-                LOCAL_REGION,
-                options.default_concurrency,
-            )?)
-            .map_err(|e| StackError::Definition(e.to_string()))?,
+            Definition::parse(&substituted_definition(state_machine)?)
+                .map_err(|e| StackError::Definition(e.to_string()))?,
         );
         let engine = Engine::builder()
             .virtual_clock(SystemTime::now())
@@ -128,41 +306,78 @@ impl LocalStack {
             .account(LOCAL_ACCOUNT)
             .build();
         let backend = SfnLocalBackend::new(engine.clone());
-        let state_machine_arn = backend.register(STATE_MACHINE_NAME, definition.clone());
-        let hub_home_region = options.fleet.hub_home_region.clone();
+        let state_machine_arn = backend.register(&state_machine.name, definition.clone());
+        if state_machine_arn != state_machine.arn {
+            return Err(StackError::Definition(format!(
+                "the engine names the state machine {state_machine_arn}, template.yaml {}",
+                state_machine.arn
+            )));
+        }
+        let state_machine_alias_arn = state_machine
+            .alias
+            .as_ref()
+            .map(|a| backend.register_alias(&state_machine_arn, a));
         let binaries = options.binaries.clone();
+        let (buses, rules, async_configs) = events_options(&model);
+        let built = Arc::new(OnceLock::new());
         let cloud = CloudLocal::start(Options {
             port: options.port,
             fleet: options.fleet,
             scenario: options.scenario,
+            buses,
+            rules,
+            lambda_targets: Some(Arc::new(Targets {
+                model: model.clone(),
+                functions: built.clone(),
+            })),
+            async_configs,
             sfn: Some(Arc::new(backend)),
+            iam: IamOptions::default(),
         })
         .await?;
-        let sdk = local_aws::sdk_config(&cloud.endpoint_url());
-        let settings = StackSettings {
-            hub_enabled: options.hub_enabled,
-            hub_home_region,
-            state_machine_arn: state_machine_arn.clone(),
-        };
+        let endpoint = cloud.endpoint_url();
+        let sdk = local_aws::sdk_config_as(&endpoint, OPERATOR_ACCESS_KEY_ID);
         let (functions, lambdas) = match binaries {
-            None => (functions::in_process(&sdk, &settings), None),
+            None => (functions::in_process(&endpoint, &model)?, None),
             Some(dir) => {
                 let (lambdas, functions) = LocalLambda::start(
                     &dir,
-                    &cloud.endpoint_url(),
+                    &endpoint,
                     cloud.key_clock(),
-                    &settings,
+                    &model,
                     lambda_api::DEFAULT_INSTANCES,
                 )?;
                 (functions, Some(lambdas))
             }
         };
-        functions.register(&engine);
+        if options.enforce_iam {
+            // Each function's credentials (in-process, or each sandbox's) open its role's
+            // session; the operator has one of its own.
+            let mut keys: Vec<(String, String)> = match &lambdas {
+                None => functions::FUNCTIONS
+                    .iter()
+                    .map(|f| (functions::access_key_id(f.name), f.name.to_owned()))
+                    .collect(),
+                Some(l) => l.access_key_ids().to_vec(),
+            };
+            keys.sort();
+            for (key, binary) in keys {
+                let f = model.function_by_binary(&binary).ok_or_else(|| {
+                    StackError::Iam(format!("template.yaml has no function {binary}"))
+                })?;
+                cloud.register_principal(&key, function_principal(f)?);
+            }
+            cloud.register_principal(OPERATOR_ACCESS_KEY_ID, operator_principal(&model)?);
+        }
+        functions.register(&engine, &model);
+        let _ = built.set(functions.clone());
         Ok(LocalStack {
             cloud,
             engine,
             definition,
             state_machine_arn,
+            state_machine_alias_arn,
+            model,
             sdk,
             functions,
             lambdas,
@@ -229,6 +444,26 @@ impl LocalStack {
         }
         self.cloud.shutdown().await;
     }
+}
+
+/// The stack parameters a deployment that may run `plan` needs besides the defaults: with
+/// lexBots, LexMigrationEnabled and the plan's v2BotRole as LexV2BotRoleArn (register refuses
+/// bots otherwise, as the deployed stack does); with an encrypted standby, its key as
+/// StandbyKmsKeyArn. What `local run PLAN` deploys with when no `--parameter` names them.
+pub fn parameters_for_plan(plan: &Plan) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    if let Some(bot) = plan.lex_bots.first() {
+        p.insert("LexMigrationEnabled".to_owned(), "true".to_owned());
+        p.insert("LexV2BotRoleArn".to_owned(), bot.v2_bot_role.clone());
+    }
+    if let Some(key) = plan
+        .standby
+        .as_ref()
+        .and_then(|s| s.volume_encryption_key.clone())
+    {
+        p.insert("StandbyKmsKeyArn".to_owned(), key);
+    }
+    p
 }
 
 /// A fleet in which everything the plan names exists and is healthy: what `local run PLAN` uses
@@ -301,4 +536,62 @@ pub fn fleet_for_plan(plan: &Plan) -> Fleet {
         }
     }
     fleet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_and_the_operator_have_their_own_principal() {
+        let model = functions::stack_model(&BTreeMap::new()).unwrap();
+        let f = model.function_by_binary("push-hub-update").unwrap();
+        let p = function_principal(f).unwrap();
+        assert_eq!(
+            p.arn,
+            "arn:aws:sts::123456789012:assumed-role/fleetshift-PushHubUpdateFunctionRole/fleetshift-push-hub-update"
+        );
+        assert_eq!(
+            p.role_arn,
+            "arn:aws:iam::123456789012:role/fleetshift-PushHubUpdateFunctionRole"
+        );
+        assert_eq!(p.policies.len(), f.policies.len());
+        let o = operator_principal(&model).unwrap();
+        assert_eq!(
+            o.arn,
+            "arn:aws:sts::123456789012:assumed-role/fleetshift-operator/local"
+        );
+    }
+
+    #[test]
+    fn the_definition_is_substituted_from_the_template() {
+        let model = functions::stack_model(&BTreeMap::new()).unwrap();
+        let text = substituted_definition(model.state_machine(STATE_MACHINE_ID).unwrap()).unwrap();
+        assert!(text.contains(
+            "arn:aws:lambda:us-east-1:123456789012:function:fleetshift-start-migration:1"
+        ));
+        assert!(!text.contains("${"));
+    }
+
+    #[test]
+    fn a_plan_with_bots_deploys_with_lex() {
+        let plan = Plan::parse(&json!({
+            "waveId": "w-1",
+            "workspaces": [],
+            "lexBots": [{"v1BotName": "OrderFlowers", "v1BotVersion": "$LATEST",
+                "v2BotName": "order-flowers", "v2BotRole": "arn:aws:iam::123456789012:role/LexV2",
+                "migrationStrategy": "CREATE_NEW"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            parameters_for_plan(&plan),
+            BTreeMap::from([
+                ("LexMigrationEnabled".to_owned(), "true".to_owned()),
+                (
+                    "LexV2BotRoleArn".to_owned(),
+                    "arn:aws:iam::123456789012:role/LexV2".to_owned()
+                ),
+            ])
+        );
+    }
 }
