@@ -449,3 +449,43 @@ async fn migration_hub_denials_carry_message_capitalized() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_start_through_an_alias_is_authorized_on_the_state_machine_with_its_qualifier() {
+    let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration";
+    let cloud = start_as(
+        json!([{"Effect": "Allow", "Action": "states:StartExecution",
+        "Resource": sm,
+        "Condition": {"ForAnyValue:StringEquals": {"states:StateMachineQualifier": "live"}}}]),
+    )
+    .await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk(&cloud, KEY, "us-east-1").await);
+    let code = |target: String| {
+        let sfn = sfn.clone();
+        async move {
+            let e = sfn
+                .start_execution()
+                .state_machine_arn(target)
+                .name("w")
+                .send()
+                .await
+                .unwrap_err();
+            (
+                e.code().unwrap_or_default().to_owned(),
+                e.message().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    // Allowed: it reaches Step Functions, which has no backend attached here.
+    assert_eq!(code(format!("{sm}:live")).await.0, "UnsupportedOperation");
+    // The unqualified ARN (the latest revision) and another alias are not.
+    let denial = denied("states:StartExecution", sm);
+    assert_eq!(
+        code(sm.to_owned()).await,
+        ("AccessDeniedException".to_owned(), denial.clone())
+    );
+    assert_eq!(
+        code(format!("{sm}:beta")).await,
+        ("AccessDeniedException".to_owned(), denial)
+    );
+}

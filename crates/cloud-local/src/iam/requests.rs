@@ -237,7 +237,16 @@ pub(crate) fn checks(
                 .map_or("*", |m| m.v2_bot_id.as_str());
             // A gap in the reference fails this request only once the checks before it passed.
             let v2_bot = env.resources(LEX_V2_IMPORT, &[("bot", vec![("BotId", v2_id)])]);
-            let dependents = dependent_actions(LEX_V2_IMPORT).map(<[String]>::to_vec);
+            // The reference lists StartImport's dependent actions for every kind of import (bots,
+            // custom vocabularies, test sets); a V1 migration imports a bot, so only the
+            // dependents the reference scopes to a Lex V2 bot are required (those it does not
+            // describe, such as the custom vocabulary and test set actions, are not).
+            let dependents = dependent_actions(LEX_V2_IMPORT).map(|all| {
+                all.iter()
+                    .filter(|a| resource_types(a).is_ok_and(|types| types.contains(&"bot")))
+                    .cloned()
+                    .collect::<Vec<String>>()
+            });
             let actions: Vec<String> = std::iter::once(LEX_V2_IMPORT.to_owned())
                 .chain(dependents.clone().unwrap_or_default())
                 .collect();
@@ -288,9 +297,12 @@ pub(crate) fn checks(
             )],
         )?,
         (Service::StepFunctions, _) => {
-            // The request names the resource by its ARN already; a qualified state machine ARN
-            // (version or alias) is authorized as such, with states:StateMachineQualifier (Step
-            // Functions Developer Guide, IAM permissions for versions and aliases).
+            // The request names the resource by its ARN already. A qualified state machine ARN
+            // (version or alias) is authorized against the unqualified state machine ARN, with the
+            // qualifier in states:StateMachineQualifier ("To authorize a version or an alias to
+            // invoke an API action, Step Functions uses the state machine's ARN instead of using
+            // the version ARN or alias ARN": Step Functions Developer Guide, "Authorization for
+            // versions and aliases").
             let field = match op {
                 "StartExecution" => "stateMachineArn",
                 "ListExecutions" if body.get("stateMachineArn").is_some() => "stateMachineArn",
@@ -303,8 +315,11 @@ pub(crate) fn checks(
                 && let Some(q) = arn.split(':').nth(7)
             {
                 ctx.set("states:StateMachineQualifier", q);
+                let unqualified = arn.rsplit_once(':').map_or(arn, |(sm, _)| sm);
+                vec![unqualified.to_owned()]
+            } else {
+                vec![arn.to_owned()]
             }
-            vec![arn.to_owned()]
         }
         _ => env.resources(&action, &[])?,
     };
