@@ -50,6 +50,9 @@ async fn stack(plan: &Value, scenario: Value) -> LocalStack {
     let scenario: Scenario = serde_json::from_value(scenario).expect("scenario");
     LocalStack::start(StackOptions {
         fleet: fleet_for_plan(&parsed),
+        // The stack deployed as this plan needs it (Lex, a standby key): register refuses what
+        // the stack's roles may not do.
+        parameters: fleetshift::parameters_for_plan(&parsed),
         scenario,
         ..StackOptions::default()
     })
@@ -59,7 +62,8 @@ async fn stack(plan: &Value, scenario: Value) -> LocalStack {
 
 async fn run(plan: &Value, scenario: Value) -> (LocalStack, WaveReport) {
     let stack = stack(plan, scenario).await;
-    let report = stack.run_wave(plan).await.expect("execution starts");
+    // As an operator starts a wave: Wave Requested on the stack's bus, delivered to start-wave.
+    let report = stack.request_wave(plan).await.expect("the wave starts");
     check_invariants(&stack, plan, &report);
     (stack, report)
 }

@@ -541,7 +541,15 @@ fn clock_features(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .current_dir(root())
-        .args(["tree", "-e", "features", "-i", "fleetshift-clock", "--prefix", "none"])
+        .args([
+            "tree",
+            "-e",
+            "features",
+            "-i",
+            "fleetshift-clock",
+            "--prefix",
+            "none",
+        ])
         .args(args)
         .output()
         .expect("cargo tree runs");
@@ -571,7 +579,12 @@ fn a_deployed_build_has_no_offline_clock_hook() {
         !deployed.contains(hook),
         "a build of the default members (what sam build makes) turns the hook on:\n{deployed}"
     );
-    for function in ["check-migration", "poll-image-import", "push-hub-update", "start-migration"] {
+    for function in [
+        "check-migration",
+        "poll-image-import",
+        "push-hub-update",
+        "start-migration",
+    ] {
         assert!(
             !clock_features(&["-p", function]).contains(hook),
             "{function} built alone turns the hook on"

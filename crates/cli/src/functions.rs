@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use std::collections::{BTreeMap, HashMap};
 
+use cloud_local::iam::Principal;
 use fleetshift_template::{StackModel, Template};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -58,7 +59,15 @@ pub const FUNCTIONS: &[Function] = &[
 pub fn stack_model(
     parameters: &BTreeMap<String, String>,
 ) -> Result<StackModel, fleetshift_template::TemplateError> {
-    Template::parse(TEMPLATE)?.resolve(parameters)
+    stack_model_of(TEMPLATE, parameters)
+}
+
+/// Like [`stack_model`], of another template text (a test's variant of template.yaml).
+pub fn stack_model_of(
+    template: &str,
+    parameters: &BTreeMap<String, String>,
+) -> Result<StackModel, fleetshift_template::TemplateError> {
+    Template::parse(template)?.resolve(parameters)
 }
 
 /// The access key id the in-process function `binary` signs its requests with: cloud-local
@@ -106,11 +115,36 @@ pub struct InProcess {
     handlers: HashMap<&'static str, Arc<dyn Handler>>,
 }
 
-struct Shared(Arc<dyn Handler>);
+/// A handler behind Lambda's authorization of the caller (the state machine's role).
+struct Authorized {
+    handler: Arc<dyn Handler>,
+    invoker: Option<Arc<Principal>>,
+}
 
-impl Handler for Shared {
+impl Handler for Authorized {
     fn call(&self, input: Value, ctx: TaskContext) -> HandlerFuture {
-        self.0.call(input, ctx)
+        if let Some(p) = &self.invoker {
+            let decision = cloud_local::iam::authorize(
+                p,
+                "lambda:InvokeFunction",
+                std::slice::from_ref(&ctx.invoked),
+                &cloud_local::iam::RequestContext::new(),
+                None,
+            );
+            if let Some(message) = decision.message(&p.arn) {
+                // How Step Functions reports a Lambda AccessDeniedException: the Lambda service
+                // error, with the service's message and error code in the cause.
+                return Box::pin(async move {
+                    Err(TaskFailure::new(
+                        "Lambda.AWSLambdaException",
+                        format!(
+                            "{message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Proxy: null)"
+                        ),
+                    ))
+                });
+            }
+        }
+        self.handler.call(input, ctx)
     }
 }
 
@@ -122,11 +156,20 @@ impl InProcess {
 
     /// Registers every function on `engine` under the ARNs template.yaml gives it (the engine
     /// finds a handler by function name, so the version and alias ARNs the definition names reach
-    /// it too).
-    pub fn register(&self, engine: &Engine, model: &StackModel) {
+    /// it too). With `invoker` (the state machine's role session), each invocation is first
+    /// authorized as Lambda does: `lambda:InvokeFunction` on the ARN the Task names, qualifier
+    /// included (a grant on the unqualified ARN does not cover a version or alias: Lambda
+    /// Developer Guide, "Fine-tuning the Resources and Conditions sections of policies").
+    pub fn register(&self, engine: &Engine, model: &StackModel, invoker: Option<Arc<Principal>>) {
         for (name, h) in &self.handlers {
             if let Some(f) = model.function_by_binary(name) {
-                engine.register(&f.arn, Shared(h.clone()));
+                engine.register(
+                    &f.arn,
+                    Authorized {
+                        handler: h.clone(),
+                        invoker: invoker.clone(),
+                    },
+                );
             }
         }
     }
@@ -144,6 +187,7 @@ impl InProcess {
             execution_name: Arc::from(""),
             state_name: String::new(),
             function: name.to_owned(),
+            invoked: name.to_owned(),
             now: fleetshift_clock::now(),
         };
         h.call(payload, ctx).await

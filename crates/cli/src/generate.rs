@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloud_local::Fleet;
-use fleetshift_core::Plan;
 use fleetshift_core::plan::MAX_WORKSPACES_PER_WAVE;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -145,17 +144,9 @@ pub async fn run_waves(
     for plan in plans {
         let stack = stack.clone();
         let plan = plan.clone();
+        // Each wave is requested as an operator requests it: a Wave Requested event on the bus.
         running.push(tokio::spawn(async move {
-            let name = Plan::parse(&plan).ok().map(|p| p.execution_name());
-            stack
-                .engine
-                .run(
-                    stack.definition.clone(),
-                    &stack.state_machine_arn,
-                    name.as_deref(),
-                    plan,
-                )
-                .await
+            stack.request_execution(&stack.sdk, &plan).await
         }));
     }
     let mut done: Vec<ExecutionDescription> = Vec::new();

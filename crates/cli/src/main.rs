@@ -146,7 +146,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map_err(|e| e.to_string())?,
             );
             let progress = Progress::start(&stack, vec![parsed.wave_id.clone()], items(&parsed));
-            let report = stack.run_wave(&raw).await.map_err(|e| e.to_string())?;
+            // As an operator starts a wave: a Wave Requested event on the stack's bus.
+            let report = stack.request_wave(&raw).await.map_err(|e| e.to_string())?;
             conclude(stack, progress, report.all_completed(), || {
                 write_report(&report, json.as_deref(), || report.render())
             })

@@ -54,13 +54,13 @@ pub struct StackOptions {
     /// Run each function as its built binary from this directory, through a local Lambda
     /// Runtime API, instead of in-process.
     pub binaries: Option<PathBuf>,
-    /// Authorize the stack's own callers (each function, the operator) against the policies
-    /// template.yaml gives them, as IAM would. Callers the stack does not know stay unrestricted.
-    /// Off by default until the grants and cloud-local's evaluator agree on the two requests the
-    /// end-to-end suite finds denied (Lex StartMigration's implied lex:CreateCustomVocabulary;
-    /// StartExecution through the alias against the unqualified ARN with
-    /// states:StateMachineQualifier).
+    /// Authorize the stack's own callers (each function, the operator, the state machine's
+    /// invocations of the functions) against the policies template.yaml gives them, as IAM
+    /// would. Callers the stack does not know stay unrestricted. On by default: a grant AWS would
+    /// refuse fails offline too.
     pub enforce_iam: bool,
+    /// Another template text instead of template.yaml (tests show what a changed grant does).
+    pub template: Option<Arc<str>>,
 }
 
 impl Default for StackOptions {
@@ -72,7 +72,8 @@ impl Default for StackOptions {
             parameters: BTreeMap::new(),
             port: None,
             binaries: None,
-            enforce_iam: false,
+            enforce_iam: true,
+            template: None,
         }
     }
 }
@@ -102,7 +103,12 @@ pub enum StackError {
     Function(#[from] functions::BuildError),
     #[error("IAM: {0}")]
     Iam(String),
+    #[error("no wave started: {0}")]
+    NotStarted(String),
 }
+
+/// The WaveRequestedRule of template.yaml (the rule that starts waves).
+const WAVE_REQUESTED_RULE: &str = "WaveRequestedRule";
 
 /// A running offline stack.
 pub struct LocalStack {
@@ -192,6 +198,20 @@ fn parse_policies(who: &str, docs: &[Value]) -> Result<Vec<Policy>, StackError> 
 fn function_principal(f: &FunctionModel) -> Result<Principal, StackError> {
     Principal::assumed_role(&f.role_arn, &f.name, parse_policies(&f.name, &f.policies)?)
         .map_err(|e| StackError::Iam(format!("{}: {e}", f.name)))
+}
+
+/// The state machine's role session, which invokes the functions.
+fn state_machine_principal(sm: &StateMachineModel) -> Result<Principal, StackError> {
+    let role = sm
+        .role_arn
+        .as_deref()
+        .ok_or_else(|| StackError::Iam(format!("{} has no role", sm.name)))?;
+    Principal::assumed_role(
+        role,
+        "StepFunctions",
+        parse_policies(&sm.name, &sm.policies)?,
+    )
+    .map_err(|e| StackError::Iam(format!("{}: {e}", sm.name)))
 }
 
 /// The operator: may put events on the stack's buses (the buses' policies decide what) and read
@@ -291,7 +311,10 @@ impl LocalStack {
                 .entry("HubHomeRegion".to_owned())
                 .or_insert_with(|| home.clone());
         }
-        let model = Arc::new(functions::stack_model(&parameters)?);
+        let model = Arc::new(match &options.template {
+            Some(text) => functions::stack_model_of(text, &parameters)?,
+            None => functions::stack_model(&parameters)?,
+        });
         let state_machine = model.state_machine(STATE_MACHINE_ID).ok_or_else(|| {
             StackError::Definition(format!("template.yaml has no {STATE_MACHINE_ID}"))
         })?;
@@ -369,7 +392,12 @@ impl LocalStack {
             }
             cloud.register_principal(OPERATOR_ACCESS_KEY_ID, operator_principal(&model)?);
         }
-        functions.register(&engine, &model);
+        let invoker = if options.enforce_iam {
+            Some(Arc::new(state_machine_principal(state_machine)?))
+        } else {
+            None
+        };
+        functions.register(&engine, &model, invoker);
         let _ = built.set(functions.clone());
         Ok(LocalStack {
             cloud,
@@ -398,6 +426,118 @@ impl LocalStack {
             )
             .await?;
         Ok(self.report(plan, &done, wall.elapsed()))
+    }
+
+    /// Starts a wave as an operator does: puts `Wave Requested` with the plan as its detail on the
+    /// bus WaveRequestedRule listens to, signed with the operator's credentials (so the bus's
+    /// policy decides), lets EventBridge deliver it to start-wave (with the rule's retry policy and
+    /// dead-letter queue, and start-wave's asynchronous invocation settings), then runs the
+    /// execution start-wave started to its end and reports it.
+    pub async fn request_wave(&self, plan: &Value) -> Result<WaveReport, StackError> {
+        let wall = Instant::now();
+        let done = self.request_execution(&self.sdk, plan).await?;
+        Ok(self.report(plan, &done, wall.elapsed()))
+    }
+
+    /// Puts `Wave Requested` signed with `sdk` (see [`LocalStack::request_wave`]) and waits for
+    /// the execution start-wave started to end.
+    pub async fn request_execution(
+        &self,
+        sdk: &SdkConfig,
+        plan: &Value,
+    ) -> Result<ExecutionDescription, StackError> {
+        let event_id = self.put_wave_requested(sdk, plan).await?;
+        self.cloud.deliveries_idle().await;
+        let mut deliveries = self
+            .cloud
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.event_id == event_id);
+        let Some(delivery) = deliveries.next() else {
+            return Err(StackError::NotStarted(format!(
+                "event {event_id} matched no rule (WaveRequestedRule matches source fleetshift, detail-type Wave Requested, the stack's account)"
+            )));
+        };
+        let execution_arn = match &delivery.outcome {
+            cloud_local::DeliveryOutcome::Succeeded { response } => response
+                .get("executionArn")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    StackError::NotStarted(format!(
+                        "start-wave answered {response} without an executionArn"
+                    ))
+                })?,
+            cloud_local::DeliveryOutcome::FunctionFailed {
+                error_type,
+                message,
+                destination,
+                ..
+            } => {
+                return Err(StackError::NotStarted(format!(
+                    "start-wave failed: {error_type}: {message} (the event went to {})",
+                    destination.as_deref().unwrap_or("no queue")
+                )));
+            }
+            other => {
+                return Err(StackError::NotStarted(format!(
+                    "the event did not reach start-wave: {other:?}"
+                )));
+            }
+        };
+        self.engine
+            .wait(&execution_arn)
+            .await
+            .ok_or_else(|| StackError::NotStarted(format!("{execution_arn} does not exist")))
+    }
+
+    /// Puts `Wave Requested` (source `fleetshift`, the plan as detail) on the stack's wave bus,
+    /// signed with `sdk`; returns the event id. A refused entry (the bus's policy) is an error.
+    pub async fn put_wave_requested(
+        &self,
+        sdk: &SdkConfig,
+        plan: &Value,
+    ) -> Result<String, StackError> {
+        let bus = self
+            .model
+            .rule(WAVE_REQUESTED_RULE)
+            .map(|r| r.event_bus_name.clone())
+            .ok_or_else(|| {
+                StackError::Definition(format!("template.yaml has no {WAVE_REQUESTED_RULE}"))
+            })?;
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(fleetshift_core::events::SOURCE)
+            .detail_type(fleetshift_core::events::WAVE_REQUESTED)
+            .detail(plan.to_string())
+            .build();
+        // Sent on a virtual clock starting now, so EventBridge's and Lambda's retry waits of the
+        // delivery (a minute and more) pass on it, as the workflow's own waits do.
+        let client = aws_sdk_eventbridge::Client::new(sdk);
+        let (sent, _) = fleetshift_clock::scope(SystemTime::now(), async move {
+            client.put_events().entries(entry).send().await
+        })
+        .await;
+        let out = sent.map_err(|e| {
+            use aws_sdk_eventbridge::error::ProvideErrorMetadata;
+            StackError::NotStarted(format!(
+                "PutEvents refused the event: {}: {}",
+                e.code().unwrap_or("?"),
+                e.message().map_or_else(
+                    || aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                    str::to_owned
+                )
+            ))
+        })?;
+        let first = out.entries().first();
+        match first.and_then(|e| e.event_id()) {
+            Some(id) if out.failed_entry_count() == 0 => Ok(id.to_owned()),
+            _ => Err(StackError::NotStarted(format!(
+                "PutEvents refused the event: {}: {}",
+                first.and_then(|e| e.error_code()).unwrap_or("?"),
+                first.and_then(|e| e.error_message()).unwrap_or("?")
+            ))),
+        }
     }
 
     /// Invokes start-wave as EventBridge would, with an event whose detail is `plan`.

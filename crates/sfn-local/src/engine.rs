@@ -44,6 +44,9 @@ pub struct TaskContext {
     pub state_name: String,
     /// The Lambda function name (or the Resource, for other integrations).
     pub function: String,
+    /// The function as the Task names it (`FunctionName` or `Resource`), qualifier included: what
+    /// Lambda authorizes the invocation against (a version or alias ARN is its own resource).
+    pub invoked: String,
     /// The branch's time when the call started (virtual or wall clock).
     pub now: SystemTime,
 }

@@ -1090,6 +1090,11 @@ impl Run {
                     execution_name: self.exec_name.clone(),
                     state_name: st.name.clone(),
                     function: function_key(&function),
+                    invoked: if matches!(resource, Resource::LambdaDirect { .. }) {
+                        spec.resource.clone()
+                    } else {
+                        function.clone()
+                    },
                     now: self.now(),
                 };
                 let beats = heartbeat.map(|h| {

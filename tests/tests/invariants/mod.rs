@@ -20,6 +20,12 @@ enum Item {
 
 /// Checks the invariants of one finished run of `plan` whose report is `report`.
 pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveReport) {
+    // IAM is enforced as template.yaml grants it: no request the stack makes is refused.
+    assert_eq!(
+        stack.cloud.denials(),
+        vec![],
+        "a request of the stack was denied by IAM"
+    );
     let wave_id = plan["waveId"].as_str().unwrap_or_default();
     let planned: Vec<&str> = plan["workspaces"]
         .as_array()
