@@ -199,6 +199,7 @@ pub async fn run_waves(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fleetshift_core::Plan;
 
     fn sizes(n: usize) -> Vec<usize> {
         plans(&Fleet::generate(n))

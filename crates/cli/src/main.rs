@@ -62,6 +62,11 @@ enum Local {
         port: u16,
         #[command(flatten)]
         world: World,
+        /// Requests signed with keys the stack does not know (boto3, the AWS CLI) are authorized
+        /// as this role of template.yaml (a function such as start-wave, a role's logical id such
+        /// as StateMachineRole, or operator) instead of unrestricted.
+        #[arg(long, value_name = "ROLE")]
+        enforce_iam: Option<String>,
     },
 }
 
@@ -153,14 +158,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             })
             .await
         }
-        Command::Local(Local::Serve { port, world }) => {
+        Command::Local(Local::Serve {
+            port,
+            world,
+            enforce_iam,
+        }) => {
             let mut options = stack_options(&world, None, 7)?;
             options.port = Some(port);
+            options.unknown_callers_as = enforce_iam;
             let stack = LocalStack::start(options)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("cloud-local listening on {}", stack.cloud.endpoint_url());
             println!("state machine: {}", stack.state_machine_arn);
+            if let Some(alias) = &stack.state_machine_alias_arn {
+                println!("start waves through its alias: {alias}");
+            }
+            if let Some(rule) = stack.model.rule("WaveRequestedRule") {
+                println!(
+                    "or put Wave Requested (source fleetshift) on the bus {}",
+                    rule.event_bus_name
+                );
+            }
             println!(
                 "point clients at it: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
                 stack.cloud.endpoint_url()

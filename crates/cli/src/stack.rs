@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
-use cloud_local::iam::{IamOptions, Policy, Principal};
+use cloud_local::iam::{IamOptions, Policy, Principal, UnknownCallers};
 use cloud_local::{
     AsyncInvokeConfig, BundleSeed, BusSpec, CloudLocal, DirectorySeed, Fleet, ImageImportSeed,
     LambdaTargets, LexBotSeed, Options, RuleSpec, Running, Scenario, SfnLocalBackend, TargetError,
@@ -61,6 +61,10 @@ pub struct StackOptions {
     pub enforce_iam: bool,
     /// Another template text instead of template.yaml (tests show what a changed grant does).
     pub template: Option<Arc<str>>,
+    /// Callers the stack does not know (boto3 or the AWS CLI against `local serve`) act as this
+    /// role instead of unrestricted: a function's binary name (`start-wave`), a role's logical id
+    /// in template.yaml (`StateMachineRole`, `StartWaveFunctionRole`), or `operator`.
+    pub unknown_callers_as: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -74,6 +78,7 @@ impl Default for StackOptions {
             binaries: None,
             enforce_iam: true,
             template: None,
+            unknown_callers_as: None,
         }
     }
 }
@@ -198,6 +203,32 @@ fn parse_policies(who: &str, docs: &[Value]) -> Result<Vec<Policy>, StackError> 
 fn function_principal(f: &FunctionModel) -> Result<Principal, StackError> {
     Principal::assumed_role(&f.role_arn, &f.name, parse_policies(&f.name, &f.policies)?)
         .map_err(|e| StackError::Iam(format!("{}: {e}", f.name)))
+}
+
+/// The principal `--enforce-iam ROLE` names: a function (by binary), a role of template.yaml (by
+/// logical id), or the operator.
+fn named_principal(model: &StackModel, role: &str) -> Result<Principal, StackError> {
+    if role == "operator" {
+        return operator_principal(model);
+    }
+    if let Some(f) = model.function_by_binary(role) {
+        return function_principal(f);
+    }
+    if let Some(r) = model.roles.iter().find(|r| r.logical_id == role) {
+        return Principal::assumed_role(&r.arn, "local", parse_policies(role, &r.policies)?)
+            .map_err(|e| StackError::Iam(format!("{role}: {e}")));
+    }
+    let mut known: Vec<String> = model
+        .functions
+        .iter()
+        .filter_map(|f| f.binary.clone())
+        .chain(model.roles.iter().map(|r| r.logical_id.clone()))
+        .collect();
+    known.push("operator".to_owned());
+    Err(StackError::Iam(format!(
+        "--enforce-iam {role}: not a function or role of template.yaml (one of: {})",
+        known.join(", ")
+    )))
 }
 
 /// The state machine's role session, which invokes the functions.
@@ -342,6 +373,10 @@ impl LocalStack {
             .map(|a| backend.register_alias(&state_machine_arn, a));
         let binaries = options.binaries.clone();
         let (buses, rules, async_configs) = events_options(&model);
+        let mut iam = IamOptions::default();
+        if let Some(role) = &options.unknown_callers_as {
+            iam.unknown_callers = UnknownCallers::Enforce(named_principal(&model, role)?);
+        }
         let built = Arc::new(OnceLock::new());
         let cloud = CloudLocal::start(Options {
             port: options.port,
@@ -355,7 +390,7 @@ impl LocalStack {
             })),
             async_configs,
             sfn: Some(Arc::new(backend)),
-            iam: IamOptions::default(),
+            iam,
         })
         .await?;
         let endpoint = cloud.endpoint_url();
