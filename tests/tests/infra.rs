@@ -66,11 +66,20 @@ const DEPENDENT_ACTIONS: &[(&str, &str)] = &[
     ("lex:StartMigration", "lex:UpdateIntent"),
     ("lex:StartMigration", "lex:UpdateSlot"),
     ("lex:StartMigration", "lex:UpdateSlotType"),
+    // The migration imports into the V2 bot (Lex V1 guide, "Migrating a bot"), whose locale it
+    // may replace: StartImport and its bot-scoped dependent actions (Service Authorization
+    // Reference).
+    ("lex:StartMigration", "lex:StartImport"),
+    ("lex:StartMigration", "lex:DeleteBotLocale"),
     // CreateStandbyWorkspaces tags the standby WorkSpaces with the plan's standby tags.
     (
         "workspaces:CreateStandbyWorkspaces",
         "workspaces:CreateTags",
     ),
+    // An encrypted standby: WorkSpaces describes the key and creates a grant on it for the new
+    // volumes, on the caller's behalf (WorkSpaces Administration Guide, "Encrypted WorkSpaces").
+    ("workspaces:CreateStandbyWorkspaces", "kms:CreateGrant"),
+    ("workspaces:CreateStandbyWorkspaces", "kms:DescribeKey"),
 ];
 
 fn root() -> PathBuf {
@@ -198,12 +207,26 @@ fn function_actions(t: &Value, id: &str) -> BTreeSet<String> {
             .unwrap_or_else(|| {
                 panic!("{id}: every policy is an inline Statement list (no SAM policy templates), got {policy}")
             });
-        for s in statements {
+        for s in statements.iter().flat_map(branches) {
             assert_eq!(s["Effect"], "Allow", "{id}: {s}");
             actions.extend(strings(&s["Action"]));
         }
     }
     actions
+}
+
+/// A statement, or each statement an `!If` can give (a parameter turns it on or off), without
+/// `AWS::NoValue`: what the function may be granted under some stack parameters.
+fn branches(statement: &Value) -> Vec<&Value> {
+    match statement.get("!If").and_then(Value::as_array) {
+        Some(cond) => cond
+            .iter()
+            .skip(1)
+            .filter(|b| b.get("!Ref").and_then(Value::as_str) != Some("AWS::NoValue"))
+            .flat_map(branches)
+            .collect(),
+        None => vec![statement],
+    }
 }
 
 /// `${Key}` -> logical id of the function whose ARN the state machine receives under that key.
@@ -213,8 +236,10 @@ fn substituted_functions(t: &Value) -> BTreeMap<String, String> {
         .expect("DefinitionSubstitutions")
         .iter()
         .filter_map(|(k, v)| {
-            let att = v.get("!GetAtt")?.as_str()?;
-            let id = att.strip_suffix(".Arn")?;
+            // A published version of the function (SAM's `Function.Version`), so a running
+            // execution keeps its code.
+            let r = v.get("!Ref")?.as_str()?;
+            let id = r.strip_suffix(".Version")?;
             Some((format!("${{{k}}}"), id.to_owned()))
         })
         .collect()

@@ -74,7 +74,7 @@ async fn the_operator_of_the_account_starts_a_wave_through_the_bus() {
     check_invariants(&stack, &p, &report);
     let d = stack.cloud.deliveries();
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].rule, "fleetshift-WaveRequestedRule");
+    assert_eq!(d[0].rule, "fleetshift-wave-requested");
     assert_eq!(
         d[0].target_arn,
         "arn:aws:lambda:us-east-1:123456789012:function:fleetshift-start-wave:live"
