@@ -388,3 +388,164 @@ async fn an_invalid_plan_through_the_bus_lands_in_the_failure_queue_with_its_err
         0
     );
 }
+
+// ---- PutEvents on the stack's bus under both plausible evaluations (per entry, whole request)
+
+mod put_events {
+    use std::collections::{BTreeMap, HashMap};
+
+    use aws_sdk_eventbridge::error::ProvideErrorMetadata;
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    use cloud_local::iam::{IamOptions, Policy, Principal, PutEventsEvaluation};
+    use cloud_local::{BusSpec, CloudLocal, Options, Running};
+    use fleetshift::functions::stack_model_of;
+    use fleetshift::local_aws::sdk_config_as;
+    use serde_json::json;
+
+    const OPERATOR: &str = "AKIDOPERATOR";
+    const PUSH: &str = "AKIDPUSHHUBUPDATE";
+
+    /// cloud-local with template.yaml's bus and push-hub-update's role as `template` gives them,
+    /// and an operator allowed PutEvents on the bus by its own policy.
+    async fn bus(template: &str, evaluation: PutEventsEvaluation) -> Running {
+        let model = stack_model_of(template, &BTreeMap::new()).expect("the template resolves");
+        let wave_bus = model
+            .event_buses
+            .iter()
+            .find(|b| b.logical_id.as_deref() == Some("WaveBus"))
+            .expect("the stack's bus");
+        let push = model
+            .function_by_binary("push-hub-update")
+            .expect("push-hub-update");
+        let policies = |docs: &[serde_json::Value]| -> Vec<Policy> {
+            docs.iter().map(|d| Policy::parse(d).unwrap()).collect()
+        };
+        let operator_policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": wave_bus.arn}]});
+        CloudLocal::start(Options {
+            buses: vec![BusSpec {
+                name: wave_bus.name.clone(),
+                policy: wave_bus.policy.clone(),
+            }],
+            iam: IamOptions {
+                principals: HashMap::from([
+                    (
+                        OPERATOR.to_owned(),
+                        Principal::assumed_role(
+                            "arn:aws:iam::123456789012:role/ops",
+                            "me",
+                            policies(&[operator_policy]),
+                        )
+                        .unwrap(),
+                    ),
+                    (
+                        PUSH.to_owned(),
+                        Principal::assumed_role(
+                            &push.role_arn,
+                            &push.name,
+                            policies(&push.policies),
+                        )
+                        .unwrap(),
+                    ),
+                ]),
+                put_events: evaluation,
+                ..IamOptions::default()
+            },
+            ..Options::default()
+        })
+        .await
+        .expect("cloud-local starts")
+    }
+
+    fn entry(detail_type: &str) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .event_bus_name("fleetshift-waves")
+            .source("fleetshift")
+            .detail_type(detail_type)
+            .detail("{}")
+            .build()
+    }
+
+    /// What PutEvents of `detail_types` signed with `key` publishes: the detail types accepted,
+    /// or the request's error code.
+    async fn put(cloud: &Running, key: &str, detail_types: &[&str]) -> Result<Vec<String>, String> {
+        let client = aws_sdk_eventbridge::Client::new(&sdk_config_as(&cloud.endpoint_url(), key));
+        let before = cloud.events().len();
+        let mut req = client.put_events();
+        for d in detail_types {
+            req = req.entries(entry(d));
+        }
+        req.send()
+            .await
+            .map_err(|e| e.code().unwrap_or("?").to_owned())?;
+        Ok(cloud.events()[before..]
+            .iter()
+            .map(|e| e.detail_type.clone())
+            .collect())
+    }
+
+    #[tokio::test]
+    async fn progress_is_published_only_by_push_hub_update_under_either_evaluation() {
+        for evaluation in [
+            PutEventsEvaluation::PerEntry,
+            PutEventsEvaluation::WholeRequest,
+        ] {
+            let cloud = bus(fleetshift::functions::TEMPLATE, evaluation).await;
+            // push-hub-update's own batches.
+            assert_eq!(
+                put(&cloud, PUSH, &["Migration Progress", "Wave Finished"]).await,
+                Ok(vec![
+                    "Migration Progress".to_owned(),
+                    "Wave Finished".to_owned()
+                ]),
+                "{evaluation:?}"
+            );
+            // Never Wave Requested, alone or hidden in a batch of its own.
+            let sneaky = put(&cloud, PUSH, &["Migration Progress", "Wave Requested"]).await;
+            assert!(
+                !sneaky
+                    .clone()
+                    .unwrap_or_default()
+                    .contains(&"Wave Requested".to_owned()),
+                "{evaluation:?}: {sneaky:?}"
+            );
+            // The operator's Wave Requested, but never progress, not even mixed into a batch.
+            assert_eq!(
+                put(&cloud, OPERATOR, &["Wave Requested"]).await,
+                Ok(vec!["Wave Requested".to_owned()]),
+                "{evaluation:?}"
+            );
+            let mixed = put(&cloud, OPERATOR, &["Wave Requested", "Wave Finished"]).await;
+            match evaluation {
+                PutEventsEvaluation::PerEntry => {
+                    assert_eq!(mixed, Ok(vec!["Wave Requested".to_owned()]))
+                }
+                PutEventsEvaluation::WholeRequest => {
+                    assert_eq!(mixed, Err("AccessDeniedException".to_owned()))
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deny_on_all_values_would_let_mixed_batches_through_the_whole_request_evaluation() {
+        // The same bus policy with ForAllValues in its Deny (wrong for a multivalued key): the
+        // whole-request evaluation lets a mixed batch's forged progress through. This is why the
+        // template uses ForAnyValue, and why the test above runs under both evaluations.
+        let deny = "            Condition:\n              ForAnyValue:StringEquals:\n                events:detail-type:\n                  - Wave Registered";
+        assert!(fleetshift::functions::TEMPLATE.contains(deny));
+        let wrong = fleetshift::functions::TEMPLATE.replacen(
+            deny,
+            &deny.replace("ForAnyValue", "ForAllValues"),
+            1,
+        );
+        let cloud = bus(&wrong, PutEventsEvaluation::WholeRequest).await;
+        assert_eq!(
+            put(&cloud, OPERATOR, &["Wave Requested", "Wave Finished"]).await,
+            Ok(vec![
+                "Wave Requested".to_owned(),
+                "Wave Finished".to_owned()
+            ])
+        );
+    }
+}

@@ -114,6 +114,24 @@ pub struct IamOptions {
     /// Bundle ids owned by Amazon (public bundles: `DescribeWorkspaceBundles` reports their
     /// `Owner` as `AMAZON`, not an account): their ARN carries no account.
     pub amazon_owned_bundles: HashSet<String>,
+    /// How PutEvents is authorized (AWS does not document which; see [`PutEventsEvaluation`]).
+    pub put_events: PutEventsEvaluation,
+}
+
+/// How a PutEvents request with several entries is authorized. `events:source` and
+/// `events:detail-type` are multivalued keys (ArrayOfString in the Service Authorization
+/// Reference), which reads as one evaluation of the request with every entry's values; the
+/// per-entry error codes `NotAuthorizedForSourceException` and
+/// `NotAuthorizedForDetailTypeException` (PutEventsResultEntry) read as one evaluation per entry.
+/// AWS documents neither, so both are emulated and a policy is tested under each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PutEventsEvaluation {
+    /// Each entry on its own, its source and detail type as one value each.
+    #[default]
+    PerEntry,
+    /// The entries of each bus together, every entry's source and detail type as the values of
+    /// the keys; a denial refuses the whole request.
+    WholeRequest,
 }
 
 impl IamOptions {
@@ -304,6 +322,7 @@ pub(crate) struct State {
     pub(crate) unknown: Option<Arc<Principal>>,
     pub(crate) resource_policies: RwLock<HashMap<String, Arc<Policy>>>,
     pub(crate) amazon_owned_bundles: HashSet<String>,
+    pub(crate) put_events: PutEventsEvaluation,
     pub(crate) denials: Mutex<Vec<Denial>>,
     /// Set once anything can be enforced; while false every request skips IAM entirely.
     pub(crate) enforcing: std::sync::atomic::AtomicBool,
@@ -332,6 +351,7 @@ impl State {
                     .collect(),
             ),
             amazon_owned_bundles: options.amazon_owned_bundles,
+            put_events: options.put_events,
             denials: Mutex::new(Vec::new()),
             enforcing: std::sync::atomic::AtomicBool::new(enforcing),
         }

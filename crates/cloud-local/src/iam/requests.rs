@@ -470,21 +470,16 @@ fn put_events(
         return Outcome::Allowed;
     };
     let env = Env { region, account };
+    if state.put_events == super::PutEventsEvaluation::WholeRequest {
+        return put_events_whole(state, principal, entries, region, &env, at);
+    }
     let mut kept = Vec::new();
     let mut failed = Vec::new();
     let mut whole: Option<String> = None;
     for (i, e) in entries.iter().enumerate() {
-        let bus = s(e, "EventBusName").unwrap_or("default");
-        let bus_arn = if bus.starts_with("arn:") {
-            bus.to_owned()
-        } else {
-            match env.resources(
-                "events:PutEvents",
-                &[("event-bus", vec![("EventBusName", bus)])],
-            ) {
-                Ok(mut r) => r.remove(0),
-                Err(err) => return Outcome::Denied(internal(&err)),
-            }
+        let bus_arn = match entry_bus(&env, e) {
+            Ok(b) => b,
+            Err(err) => return Outcome::Denied(internal(&err)),
         };
         let mut ctx = base_context(region);
         if let Some(src) = s(e, "Source") {
@@ -547,6 +542,73 @@ fn put_events(
         b
     });
     Outcome::PutEvents { allowed, failed }
+}
+
+/// The ARN of the bus a PutEvents entry names (its name or ARN; `default` when it names none).
+fn entry_bus(env: &Env<'_>, entry: &Value) -> Result<String, ReferenceError> {
+    let bus = s(entry, "EventBusName").unwrap_or("default");
+    if bus.starts_with("arn:") {
+        return Ok(bus.to_owned());
+    }
+    env.resources(
+        "events:PutEvents",
+        &[("event-bus", vec![("EventBusName", bus)])],
+    )
+    .map(|mut r| r.remove(0))
+}
+
+/// [`super::PutEventsEvaluation::WholeRequest`]: one evaluation per bus the request names, with
+/// the sources and detail types of all its entries on that bus as the keys' values; any denial
+/// refuses the whole request with AccessDeniedException.
+fn put_events_whole(
+    state: &State,
+    principal: &Principal,
+    entries: &[Value],
+    region: &str,
+    env: &Env<'_>,
+    at: std::time::SystemTime,
+) -> Outcome {
+    let mut by_bus: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for e in entries {
+        let bus = match entry_bus(env, e) {
+            Ok(b) => b,
+            Err(err) => return Outcome::Denied(internal(&err)),
+        };
+        let i = match by_bus.iter().position(|(b, _, _)| *b == bus) {
+            Some(i) => i,
+            None => {
+                by_bus.push((bus, Vec::new(), Vec::new()));
+                by_bus.len() - 1
+            }
+        };
+        if let Some(src) = s(e, "Source") {
+            by_bus[i].1.push(src.to_owned());
+        }
+        if let Some(dt) = s(e, "DetailType") {
+            by_bus[i].2.push(dt.to_owned());
+        }
+    }
+    for (bus, sources, detail_types) in by_bus {
+        let mut ctx = base_context(region);
+        if !sources.is_empty() {
+            ctx.set_values("events:source", sources);
+        }
+        if !detail_types.is_empty() {
+            ctx.set_values("events:detail-type", detail_types);
+        }
+        let policy = state.resource_policy(&bus);
+        let d = authorize(
+            principal,
+            "events:PutEvents",
+            std::slice::from_ref(&bus),
+            &ctx,
+            policy.as_deref(),
+        );
+        if let Some(message) = record(state, principal, "PutEvents", &d, at) {
+            return Outcome::Denied(access_denied(Service::EventBridge, message));
+        }
+    }
+    Outcome::Allowed
 }
 
 /// Puts the failed entries back into a PutEvents answer for the allowed ones (`None`: there were
