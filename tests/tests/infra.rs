@@ -836,3 +836,140 @@ fn every_function_logs_to_a_log_group_of_the_stack_with_a_retention() {
         );
     }
 }
+
+/// What the offline stack delivers without checking it (EventBridge invoking start-wave, its
+/// dead-letter queue, Lambda's failure destination, Step Functions assuming its role): the
+/// resource policies and grants AWS checks on those paths, read from the template resolved as
+/// `sam deploy` resolves it.
+mod delivery_paths {
+    use std::collections::BTreeMap;
+
+    use cloud_local::iam::{Policy, Principal, RequestContext, authorize};
+    use fleetshift::functions::stack_model;
+    use serde_json::Value;
+
+    fn statements(policy: &Value) -> Vec<Value> {
+        match &policy["Statement"] {
+            Value::Array(a) => a.clone(),
+            one => vec![one.clone()],
+        }
+    }
+
+    fn strs(v: &Value) -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn eventbridge_may_invoke_each_lambda_target_of_its_rule_and_write_its_dead_letter_queue() {
+        let model = stack_model(&BTreeMap::new()).expect("template.yaml resolves");
+        let mut targets = 0;
+        for rule in &model.rules {
+            for t in &rule.targets {
+                targets += 1;
+                // Lambda's resource policy (AWS::Lambda::Permission) on exactly the ARN the rule
+                // invokes (an alias is its own resource), for EventBridge, from this rule only.
+                let permitted = model.resources.values().any(|(kind, p)| {
+                    kind == "AWS::Lambda::Permission"
+                        && p["FunctionName"] == t.arn.as_str()
+                        && p["Action"] == "lambda:InvokeFunction"
+                        && p["Principal"] == "events.amazonaws.com"
+                        && p["SourceArn"] == rule.arn.as_str()
+                });
+                assert!(
+                    permitted,
+                    "{}: nothing lets EventBridge invoke {}",
+                    rule.name, t.arn
+                );
+                // The dead-letter queue's policy lets EventBridge send from this rule
+                // (EventBridge User Guide, "Granting permissions to the dead-letter queue").
+                let dlq = t
+                    .dead_letter_arn
+                    .as_deref()
+                    .expect("every target has a DLQ");
+                let queue = model
+                    .queue_by_arn(dlq)
+                    .expect("the DLQ is the stack's queue");
+                let policy = queue.policy.as_ref().expect("the DLQ has a policy");
+                let allows = statements(policy).iter().any(|s| {
+                    s["Effect"] == "Allow"
+                        && s["Principal"]["Service"] == "events.amazonaws.com"
+                        && strs(&s["Action"]).contains(&"sqs:SendMessage".to_owned())
+                        && strs(&s["Resource"]).contains(&queue.arn)
+                        && s["Condition"]["ArnEquals"]["aws:SourceArn"] == rule.arn.as_str()
+                });
+                assert!(allows, "{}: EventBridge may not write {dlq}", rule.name);
+            }
+        }
+        assert_eq!(targets, 1, "WaveRequestedRule -> start-wave");
+    }
+
+    #[test]
+    fn a_failed_asynchronous_invocation_can_reach_its_failure_destination() {
+        let model = stack_model(&BTreeMap::new()).expect("template.yaml resolves");
+        let mut destinations = 0;
+        for f in &model.functions {
+            let Some(dest) = f
+                .event_invoke_config
+                .as_ref()
+                .and_then(|c| c.on_failure.as_ref())
+            else {
+                continue;
+            };
+            destinations += 1;
+            // Lambda sends the record with the function's execution role (Lambda Developer Guide,
+            // "Adding a destination": the execution role needs sqs:SendMessage).
+            let policies = f
+                .policies
+                .iter()
+                .map(|p| Policy::parse(p).unwrap())
+                .collect();
+            let role = Principal::assumed_role(&f.role_arn, &f.name, policies).unwrap();
+            let d = authorize(
+                &role,
+                "sqs:SendMessage",
+                std::slice::from_ref(&dest.arn),
+                &RequestContext::new(),
+                None,
+            );
+            assert!(d.is_allowed(), "{}: {:?}", f.name, d.message(&role.arn));
+        }
+        assert_eq!(destinations, 1, "start-wave's OnFailure queue");
+    }
+
+    #[test]
+    fn only_this_stack_s_state_machine_may_assume_its_role() {
+        let model = stack_model(&BTreeMap::new()).expect("template.yaml resolves");
+        let sm = &model.state_machines[0];
+        let role = model
+            .roles
+            .iter()
+            .find(|r| Some(&r.arn) == sm.role_arn.as_ref())
+            .expect("the state machine's role is the stack's");
+        let trust = role.assume_role_policy.as_ref().expect("a trust policy");
+        let s = &statements(trust)[0];
+        assert_eq!(s["Principal"]["Service"], "states.amazonaws.com");
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+        assert_eq!(
+            strs(&s["Condition"]["ArnLike"]["aws:SourceArn"]),
+            vec![
+                "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration:*",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration/*",
+            ]
+        );
+        assert_eq!(
+            sm.arn,
+            "arn:aws:states:us-east-1:123456789012:stateMachine:fleetshift-fleet-migration"
+        );
+    }
+}
