@@ -208,13 +208,22 @@ async fn a_duplicate_delivery_through_the_bus_starts_one_execution() {
 
 // ---- the grants that were wrong on AWS: the earlier statement is refused, the fixed one works
 
-/// template.yaml with `fixed` replaced by `earlier` (the statement as it was before the fix).
-fn earlier_template(fixed: &str, earlier: &str) -> Arc<str> {
+/// A stack for `plan` deployed from template.yaml with `fixed` replaced by `earlier` (the
+/// statement as it was before the fix).
+async fn earlier_stack(plan: &Value, fixed: &str, earlier: &str) -> LocalStack {
     assert!(
         TEMPLATE.contains(fixed),
         "template.yaml no longer has the fixed statement:\n{fixed}"
     );
-    Arc::from(TEMPLATE.replacen(fixed, earlier, 1))
+    let template: Arc<str> = Arc::from(TEMPLATE.replacen(fixed, earlier, 1));
+    stack_with(
+        plan,
+        StackOptions {
+            template: Some(template),
+            ..StackOptions::default()
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,16 +233,10 @@ async fn the_image_gate_is_denied_with_the_earlier_grant_on_workspaceimage() {
         2,
         json!({"image": {"imageId": "wsi-abcd12345"}}),
     );
-    let template = earlier_template(
+    let before = earlier_stack(
+        &p,
         "Action: workspaces:DescribeCustomWorkspaceImageImport\n              Resource: \"*\"",
         "Action: workspaces:DescribeCustomWorkspaceImageImport\n              Resource: !Sub arn:${AWS::Partition}:workspaces:${AWS::Region}:${AWS::AccountId}:workspaceimage/*",
-    );
-    let before = stack_with(
-        &p,
-        StackOptions {
-            template: Some(template),
-            ..StackOptions::default()
-        },
     )
     .await;
     let report = before.request_wave(&p).await.expect("the wave starts");
@@ -260,16 +263,10 @@ async fn standby_tags_are_denied_with_the_earlier_create_tags_grant() {
         json!({"standby": {"region": "us-west-2", "directoryId": "d-2000000002",
                            "tags": [{"key": "fleetshift:wave", "value": "sec-tags"}]}}),
     );
-    let template = earlier_template(
+    let before = earlier_stack(
+        &p,
         "Action: workspaces:CreateTags\n              Resource: \"*\"",
         "Action: workspaces:CreateTags\n              Resource: !Sub arn:${AWS::Partition}:workspaces:*:${AWS::AccountId}:*",
-    );
-    let before = stack_with(
-        &p,
-        StackOptions {
-            template: Some(template),
-            ..StackOptions::default()
-        },
     )
     .await;
     let report = before.request_wave(&p).await.expect("the wave starts");
@@ -293,16 +290,10 @@ async fn bot_polls_are_denied_with_the_earlier_get_migration_grant() {
         "v2BotName": "OrderFlowersV2", "v2BotRole": "arn:aws:iam::123456789012:role/LexV2",
         "migrationStrategy": "CREATE_NEW"}]);
     let p = plan("sec-bots", 0, json!({"lexBots": bots}));
-    let template = earlier_template(
+    let before = earlier_stack(
+        &p,
         "Action: lex:GetMigration\n                Resource: \"*\"",
         "Action: lex:GetMigration\n                Resource: !Sub arn:${AWS::Partition}:lex:${AWS::Region}:${AWS::AccountId}:*",
-    );
-    let before = stack_with(
-        &p,
-        StackOptions {
-            template: Some(template),
-            ..StackOptions::default()
-        },
     )
     .await;
     let report = before.request_wave(&p).await.expect("the wave starts");
@@ -323,16 +314,10 @@ async fn bot_polls_are_denied_with_the_earlier_get_migration_grant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_cannot_be_invoked_with_a_grant_on_the_unqualified_function() {
     let p = plan("sec-invoke", 1, json!({}));
-    let template = earlier_template(
+    let before = earlier_stack(
+        &p,
         "- !Sub ${StartMigrationFunction.Arn}:*",
         "- !GetAtt StartMigrationFunction.Arn",
-    );
-    let before = stack_with(
-        &p,
-        StackOptions {
-            template: Some(template),
-            ..StackOptions::default()
-        },
     )
     .await;
     let report = before.request_wave(&p).await.expect("the wave starts");
