@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
 use crate::definition::{
-    Body, Catcher, ChoiceRule, Cmp, Definition, FixedOrPath, Kind, MapSpec, MaxConcurrency, Op,
-    Rhs, Seconds, State, StrOrQuery, TaskSpec, WaitSpec,
+    Body, Catcher, Definition, FixedOrPath, Kind, MapSpec, MaxConcurrency, Seconds, State,
+    StrOrQuery, TaskSpec, WaitSpec,
 };
 use crate::engine::{
     Beats, ClockMode, Engine, ExecRecord, ExecutionStatus, HEARTBEATS, TaskContext, function_key,
@@ -19,6 +19,10 @@ use crate::engine::{
 use crate::history::HistoryEvent;
 use crate::path::{Draws, Query, Scope};
 use crate::time::{format_timestamp, parse_timestamp};
+
+mod choice;
+
+use choice::eval_rule;
 
 /// The payload limit of Step Functions (256 KiB).
 pub(crate) const PAYLOAD_LIMIT: usize = 262_144;
@@ -1957,174 +1961,9 @@ fn lambda_failure(e: &crate::engine::TaskFailure) -> Failure {
     Failure::new(e.error_type.clone(), Some(cause.to_string()))
 }
 
-fn num_cmp(a: f64, b: f64, c: Cmp) -> bool {
-    match c {
-        Cmp::Eq => a == b,
-        Cmp::Lt => a < b,
-        Cmp::Gt => a > b,
-        Cmp::Le => a <= b,
-        Cmp::Ge => a >= b,
-    }
-}
-
-fn ord_cmp<T: Ord>(a: T, b: T, c: Cmp) -> bool {
-    match c {
-        Cmp::Eq => a == b,
-        Cmp::Lt => a < b,
-        Cmp::Gt => a > b,
-        Cmp::Le => a <= b,
-        Cmp::Ge => a >= b,
-    }
-}
-
-/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
-fn glob(pattern: &str, s: &str) -> bool {
-    enum Tok {
-        Star,
-        Ch(char),
-    }
-    let mut toks = Vec::new();
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = it.next() {
-                    toks.push(Tok::Ch(n));
-                }
-            }
-            '*' => toks.push(Tok::Star),
-            c => toks.push(Tok::Ch(c)),
-        }
-    }
-    let s: Vec<char> = s.chars().collect();
-    let (mut p, mut i) = (0usize, 0usize);
-    let (mut star, mut mark) = (None, 0usize);
-    while i < s.len() {
-        if p < toks.len() {
-            match toks[p] {
-                Tok::Ch(c) if c == s[i] => {
-                    p += 1;
-                    i += 1;
-                    continue;
-                }
-                Tok::Star => {
-                    star = Some(p);
-                    mark = i;
-                    p += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        match star {
-            Some(sp) => {
-                p = sp + 1;
-                mark += 1;
-                i = mark;
-            }
-            None => return false,
-        }
-    }
-    while p < toks.len() && matches!(toks[p], Tok::Star) {
-        p += 1;
-    }
-    p == toks.len()
-}
-
-fn eval_rule(rule: &ChoiceRule, s: &Scope<'_>) -> Result<bool, String> {
-    match rule {
-        ChoiceRule::And(rs, _) => {
-            for r in rs {
-                if !eval_rule(r, s)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
-        ChoiceRule::Or(rs, _) => {
-            for r in rs {
-                if eval_rule(r, s)? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        }
-        ChoiceRule::Not(r, _) => Ok(!eval_rule(r, s)?),
-        ChoiceRule::Cmp {
-            variable, op, rhs, ..
-        } => {
-            let var = variable.eval(s);
-            if let Op::IsPresent = op {
-                let want = matches!(rhs, Rhs::Literal(Value::Bool(true)));
-                return Ok(var.is_ok() == want);
-            }
-            let var = var.map_err(|_| {
-                format!(
-                    "Invalid path '{}': The choice state's condition path references an invalid value.",
-                    variable.text()
-                )
-            })?;
-            let rhs = match rhs {
-                Rhs::Literal(v) => v.clone(),
-                Rhs::Path(q) => q.eval(s).map_err(|_| {
-                    format!("Invalid path '{}': The choice state's condition path references an invalid value.", q.text())
-                })?,
-            };
-            let flag = || rhs.as_bool().unwrap_or(false);
-            Ok(match op {
-                Op::IsNull => var.is_null() == flag(),
-                Op::IsNumeric => var.is_number() == flag(),
-                Op::IsString => var.is_string() == flag(),
-                Op::IsBoolean => var.is_boolean() == flag(),
-                Op::IsTimestamp => var.as_str().and_then(parse_timestamp).is_some() == flag(),
-                Op::IsPresent => unreachable!("handled above"),
-                Op::BooleanEquals => match (var.as_bool(), rhs.as_bool()) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => false,
-                },
-                Op::StringMatches => match (var.as_str(), rhs.as_str()) {
-                    (Some(a), Some(p)) => glob(p, a),
-                    _ => false,
-                },
-                Op::String(c) => match (var.as_str(), rhs.as_str()) {
-                    (Some(a), Some(b)) => ord_cmp(a, b, *c),
-                    _ => false,
-                },
-                Op::Numeric(c) => match (&var, &rhs) {
-                    (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
-                        (Some(x), Some(y)) => ord_cmp(x, y, *c),
-                        _ => num_cmp(
-                            a.as_f64().unwrap_or(f64::NAN),
-                            b.as_f64().unwrap_or(f64::NAN),
-                            *c,
-                        ),
-                    },
-                    _ => false,
-                },
-                Op::Timestamp(c) => match (
-                    var.as_str().and_then(parse_timestamp),
-                    rhs.as_str().and_then(parse_timestamp),
-                ) {
-                    (Some(a), Some(b)) => ord_cmp(a, b, *c),
-                    _ => false,
-                },
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob("*.log", "a.log"));
-        assert!(glob("a*b*c", "aXXbYc"));
-        assert!(!glob("a*b", "ac"));
-        assert!(glob("a\\*", "a*"));
-        assert!(!glob("a\\*", "ab"));
-    }
 
     #[test]
     fn batches_by_count_and_by_bytes() {
