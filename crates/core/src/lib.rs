@@ -3,6 +3,7 @@
 
 pub mod aws_error;
 pub mod clients;
+pub mod contract;
 pub mod error_type;
 pub mod events;
 pub mod lex_v1;
