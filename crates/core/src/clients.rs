@@ -49,14 +49,6 @@ pub fn workspaces(config: &SdkConfig) -> aws_sdk_workspaces::Client {
     aws_sdk_workspaces::Client::new(config)
 }
 
-/// A WorkSpaces client in another Region (the standby Region of CreateStandbyWorkspaces).
-pub fn workspaces_in(config: &SdkConfig, region: &str) -> aws_sdk_workspaces::Client {
-    let conf = aws_sdk_workspaces::config::Builder::from(config)
-        .region(Region::new(region.to_owned()))
-        .build();
-    aws_sdk_workspaces::Client::from_conf(conf)
-}
-
 /// A Migration Hub client for the account's home Region (calls elsewhere fail with
 /// `HomeRegionNotSetException` or `AccessDenied`).
 pub fn migration_hub(config: &SdkConfig, home_region: &str) -> aws_sdk_migrationhub::Client {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::lex_v1;
 use crate::validate::{self, Violations};
 
 /// Step Functions' limit on an execution's input, in bytes.
@@ -370,35 +371,7 @@ impl Plan {
         let mut bots = std::collections::HashSet::new();
         for (i, b) in self.lex_bots.iter().enumerate() {
             let f = format!("lexBots[{i}]");
-            v.length(&format!("{f}.v1BotName"), &b.v1_bot_name, 2, 50);
-            v.pattern(
-                &format!("{f}.v1BotName"),
-                &b.v1_bot_name,
-                &validate::LEX_BOT_NAME,
-            );
-            v.length(&format!("{f}.v1BotVersion"), &b.v1_bot_version, 1, 64);
-            v.pattern(
-                &format!("{f}.v1BotVersion"),
-                &b.v1_bot_version,
-                &validate::LEX_BOT_VERSION,
-            );
-            v.length(&format!("{f}.v2BotName"), &b.v2_bot_name, 1, 100);
-            v.pattern(
-                &format!("{f}.v2BotName"),
-                &b.v2_bot_name,
-                &validate::LEX_V2_BOT_NAME,
-            );
-            v.length(&format!("{f}.v2BotRole"), &b.v2_bot_role, 20, 2048);
-            v.pattern(
-                &format!("{f}.v2BotRole"),
-                &b.v2_bot_role,
-                &validate::IAM_ROLE_ARN,
-            );
-            v.one_of(
-                &format!("{f}.migrationStrategy"),
-                &b.migration_strategy,
-                &["CREATE_NEW", "UPDATE_EXISTING"],
-            );
+            lex_v1::MigrationRequest::from(b).check(&f, v);
             if !bots.insert((&b.v1_bot_name, &b.v1_bot_version)) {
                 v.push(
                     format!("{f}.v1BotName"),

@@ -1,0 +1,304 @@
+//! One error shape for every function: what Lambda reports when a handler fails, and how a failed
+//! SDK call becomes the retry class the state machine routes on.
+//!
+//! A function keeps its own `thiserror` enum (its variants are the failures its states route on)
+//! and says which stable [`error_type`] each variant is, by implementing [`ErrorType`];
+//! [`impl_diagnostic!`](crate::impl_diagnostic) then writes its `From<Error> for Diagnostic`, so
+//! every function reports the same shape: the stable name as `errorType`, its `Display` as
+//! `errorMessage`.
+//!
+//! Each SDK operation a function calls is described once, as an [`Operation`]: the modeled errors
+//! of that operation (matched with the SDK's typed `is_*` methods, which a renamed or removed
+//! error turns into a compile error) and what to do with every other answer (the service's code
+//! and the SDK's error variant, see [`AwsError::classify`], or for a Lex V1 operation the check
+//! that the endpoint is gone, see [`lex_v1::classify`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use lambda_runtime::Diagnostic;
+
+use crate::aws_error::{AwsError, ErrorKind};
+use crate::validate::Violations;
+use crate::{error_type, lex_v1};
+
+/// A failure a function reports to Step Functions: its stable `errorType`, one of
+/// [`error_type::ALL`], which the state machine's `Retry` and `Catch` match.
+pub trait ErrorType: fmt::Display {
+    /// The stable `errorType` of this failure.
+    fn error_type(&self) -> &'static str;
+}
+
+/// A failed AWS call is reported as its retry class.
+impl ErrorType for AwsError {
+    fn error_type(&self) -> &'static str {
+        self.kind.error_type()
+    }
+}
+
+/// Input that breaks a rule (a plan, or a state's input) is `InvalidPlan`: never retried.
+impl ErrorType for Violations {
+    fn error_type(&self) -> &'static str {
+        error_type::INVALID_PLAN
+    }
+}
+
+/// The `Diagnostic` Lambda reports for `err`: its stable `errorType` and its message.
+pub fn diagnostic(err: &(impl ErrorType + ?Sized)) -> Diagnostic {
+    Diagnostic {
+        error_type: err.error_type().to_owned(),
+        error_message: err.to_string(),
+    }
+}
+
+/// Writes `impl From<$error> for Diagnostic` through [`diagnostic`](crate::diagnostic::diagnostic)
+/// for a function's error enum (which implements [`ErrorType`]), so the handler can return it to
+/// `lambda_runtime` as is.
+#[macro_export]
+macro_rules! impl_diagnostic {
+    ($error:ty) => {
+        impl ::core::convert::From<$error> for $crate::diagnostic::Diagnostic {
+            fn from(err: $error) -> Self {
+                $crate::diagnostic::diagnostic(&err)
+            }
+        }
+    };
+}
+
+/// What an answer none of an operation's modeled errors explains is classified by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unmodeled {
+    /// The service's error code, then the SDK's error variant and the HTTP status.
+    Aws,
+    /// First whether the Lex V1 endpoint is gone ([`ErrorKind::LexV1Unavailable`]), then as `Aws`.
+    LexV1,
+}
+
+/// How the failures of one SDK operation are classified. Describe each operation once, as a
+/// `const`, and classify at the call site:
+///
+/// ```
+/// use aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError;
+/// use fleetshift_core::ErrorKind;
+/// use fleetshift_core::diagnostic::Operation;
+///
+/// const DESCRIBE_WORKSPACES: Operation<DescribeWorkspacesError> =
+///     Operation::new("DescribeWorkspaces", |e| {
+///         Some(if e.is_resource_unavailable_exception() {
+///             ErrorKind::ResourceUnavailable
+///         } else if e.is_invalid_parameter_values_exception() {
+///             ErrorKind::InvalidRequest
+///         } else {
+///             return None;
+///         })
+///     });
+/// assert_eq!(DESCRIBE_WORKSPACES.name, "DescribeWorkspaces");
+/// ```
+pub struct Operation<E> {
+    /// The operation's name as AWS spells it, e.g. `MigrateWorkspace`: it heads the error message.
+    pub name: &'static str,
+    modeled: fn(&E) -> Option<ErrorKind>,
+    unmodeled: Unmodeled,
+}
+
+impl<E> Operation<E> {
+    /// An operation whose modeled errors `modeled` classifies (`None`: not one it knows).
+    pub const fn new(name: &'static str, modeled: fn(&E) -> Option<ErrorKind>) -> Self {
+        Operation {
+            name,
+            modeled,
+            unmodeled: Unmodeled::Aws,
+        }
+    }
+
+    /// A Lex V1 model building operation: an answer none of its modeled errors explains may mean
+    /// the endpoint is gone (see [`lex_v1::is_gone`]), which is `LexV1Unavailable`.
+    pub const fn lex_v1(name: &'static str, modeled: fn(&E) -> Option<ErrorKind>) -> Self {
+        Operation {
+            name,
+            modeled,
+            unmodeled: Unmodeled::LexV1,
+        }
+    }
+}
+
+impl<E> Operation<E>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    /// Classifies a failed call of this operation, keeping the service's code and message.
+    pub fn classify(&self, err: &SdkError<E, HttpResponse>) -> AwsError {
+        match err.as_service_error().and_then(self.modeled) {
+            Some(kind) => AwsError::from_kind(kind, self.name, err),
+            None => match self.unmodeled {
+                Unmodeled::Aws => AwsError::classify(self.name, err),
+                Unmodeled::LexV1 => lex_v1::classify(self.name, err),
+            },
+        }
+    }
+}
+
+impl<E> fmt::Debug for Operation<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation")
+            .field("name", &self.name)
+            .field("unmodeled", &self.unmodeled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError;
+    use aws_sdk_workspaces::types::error::{
+        InvalidParameterValuesException, ResourceUnavailableException,
+    };
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    const DESCRIBE: Operation<DescribeWorkspacesError> =
+        Operation::new("DescribeWorkspaces", |e| {
+            e.is_resource_unavailable_exception()
+                .then_some(ErrorKind::ResourceUnavailable)
+        });
+    const DESCRIBE_LEX_V1: Operation<DescribeWorkspacesError> =
+        Operation::lex_v1("GetMigration", |_| None);
+
+    fn service_error(
+        err: DescribeWorkspacesError,
+        status: u16,
+    ) -> SdkError<DescribeWorkspacesError, HttpResponse> {
+        SdkError::service_error(
+            err,
+            HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Error {
+        #[error("invalid input: {0}")]
+        InvalidInput(Violations),
+        #[error(transparent)]
+        Aws(AwsError),
+    }
+
+    impl ErrorType for Error {
+        fn error_type(&self) -> &'static str {
+            match self {
+                Error::InvalidInput(v) => v.error_type(),
+                Error::Aws(e) => e.error_type(),
+            }
+        }
+    }
+
+    crate::impl_diagnostic!(Error);
+
+    #[test]
+    fn a_modeled_error_keeps_the_service_code_and_message() {
+        let err = service_error(
+            DescribeWorkspacesError::ResourceUnavailableException(
+                ResourceUnavailableException::builder()
+                    .message("busy")
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("ResourceUnavailableException")
+                            .message("busy")
+                            .build(),
+                    )
+                    .build(),
+            ),
+            400,
+        );
+        assert_eq!(
+            DESCRIBE.classify(&err),
+            AwsError {
+                kind: ErrorKind::ResourceUnavailable,
+                operation: "DescribeWorkspaces",
+                code: Some("ResourceUnavailableException".to_owned()),
+                message: "busy".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn an_error_the_operation_does_not_model_is_classified_by_its_code() {
+        // InvalidParameterValuesException is not in DESCRIBE's table: its code decides.
+        let invalid = service_error(
+            DescribeWorkspacesError::InvalidParameterValuesException(
+                InvalidParameterValuesException::builder()
+                    .message("bad")
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("InvalidParameterValuesException")
+                            .message("bad")
+                            .build(),
+                    )
+                    .build(),
+            ),
+            400,
+        );
+        assert_eq!(DESCRIBE.classify(&invalid).kind, ErrorKind::InvalidRequest);
+        let throttled = service_error(
+            DescribeWorkspacesError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("slow down")
+                    .build(),
+            ),
+            400,
+        );
+        assert_eq!(DESCRIBE.classify(&throttled).kind, ErrorKind::Throttling);
+        // The same answer of a Lex V1 operation is not a gone endpoint.
+        assert_eq!(
+            DESCRIBE_LEX_V1.classify(&throttled).kind,
+            ErrorKind::Throttling
+        );
+    }
+
+    #[test]
+    fn a_lex_v1_operation_answered_410_is_lex_v1_unavailable() {
+        let gone = service_error(
+            DescribeWorkspacesError::generic(ErrorMetadata::builder().message("Gone").build()),
+            410,
+        );
+        let classified = DESCRIBE_LEX_V1.classify(&gone);
+        assert_eq!(classified.kind, ErrorKind::LexV1Unavailable);
+        assert_eq!(classified.operation, "GetMigration");
+        assert_eq!(DESCRIBE.classify(&gone).kind, ErrorKind::Unexpected);
+    }
+
+    #[test]
+    fn the_diagnostic_is_the_stable_name_and_the_message() {
+        let mut v = Violations::default();
+        v.push("workspaceId", "must match ^ws-[0-9a-z]{8,63}$");
+        assert_eq!(
+            Diagnostic::from(Error::InvalidInput(v)),
+            Diagnostic {
+                error_type: "InvalidPlan".to_owned(),
+                error_message: "invalid input: workspaceId: must match ^ws-[0-9a-z]{8,63}$"
+                    .to_owned(),
+            }
+        );
+        let aws = AwsError {
+            kind: ErrorKind::Throttling,
+            operation: "MigrateWorkspace",
+            code: Some("ThrottlingException".to_owned()),
+            message: "Rate exceeded".to_owned(),
+        };
+        assert_eq!(
+            Diagnostic::from(Error::Aws(aws)),
+            Diagnostic {
+                error_type: "ThrottlingException".to_owned(),
+                error_message: "MigrateWorkspace failed: ThrottlingException: Rate exceeded"
+                    .to_owned(),
+            }
+        );
+    }
+}
