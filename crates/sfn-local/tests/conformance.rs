@@ -5,6 +5,11 @@
 //! and outputs, errors and causes). Prints `conformance <file>: PASSED/TOTAL` and a table by
 //! feature, writes the failing cases with their reasons under target/, and fails when a pass
 //! count drops below `conformance-baseline.json`.
+//!
+//! The recordings are not part of the repository: they sit in `shared/conformance` beside it, as
+//! on the project's CI. Without them (a fresh clone) the test says it is skipped and passes;
+//! with `FLEETSHIFT_CONFORMANCE_REQUIRED=1` (set by `.ci/run`) it fails instead, so CI cannot
+//! pass without running them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +22,8 @@ const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/conformance/sfn"
 );
+/// Set to `1`, a missing [`DATA`] fails the test instead of skipping it.
+const REQUIRED_VAR: &str = "FLEETSHIFT_CONFORMANCE_REQUIRED";
 const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance-baseline.json");
 const REPORT: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/sfn-conformance-failures.txt");
 
@@ -1029,10 +1036,24 @@ async fn run_choices(file: &str) -> Tally {
 
 #[tokio::test(flavor = "current_thread")]
 async fn conformance() {
-    assert!(
-        std::path::Path::new(DATA).is_dir(),
-        "conformance data not found at {DATA}: the shared/ directory with the recorded AWS executions must sit beside the repository"
-    );
+    if !std::path::Path::new(DATA).is_dir() {
+        let required = std::env::var(REQUIRED_VAR).is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{REQUIRED_VAR}=1 and the recorded AWS executions are not at {DATA}: \
+             the shared/ directory must sit beside the repository"
+        );
+        // Straight to stderr: the test harness captures `eprintln!` of a passing test, and a
+        // skip that nobody sees reads as a pass.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "conformance: SKIPPED, no recorded AWS executions at {DATA} (the shared/ directory \
+             beside the repository, which a fresh clone does not have); \
+             {REQUIRED_VAR}=1 makes this a failure"
+        );
+        return;
+    }
     let baseline: Value =
         serde_json::from_str(&std::fs::read_to_string(BASELINE).unwrap()).unwrap();
     let mut report = String::new();
