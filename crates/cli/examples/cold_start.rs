@@ -1,4 +1,4 @@
-//! Cold start benchmark (issue 6, item 1): each function's release binary against a local Lambda
+//! Cold start benchmark: each function's release binary against a local Lambda
 //! Runtime API and cloud-local, side by side with a boto3 handler that creates the same clients.
 //!
 //! ```text
