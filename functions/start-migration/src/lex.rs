@@ -2,20 +2,19 @@
 //! this module.
 #![allow(deprecated)]
 
-use aws_sdk_lexmodelbuilding::error::SdkError;
+use std::time::SystemTime;
+
 use aws_sdk_lexmodelbuilding::operation::start_migration::StartMigrationError;
 use aws_sdk_lexmodelbuilding::types::MigrationStrategy;
-use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::{AwsError, ErrorKind, lex_v1};
+use fleetshift_core::diagnostic::Operation;
+use fleetshift_core::{ErrorKind, rfc3339};
 use tracing::{info, warn};
 
-use crate::{Deps, Error, LexBotInput, LexBotOutput, rfc3339};
-
-const START_MIGRATION: &str = "StartMigration";
+use crate::{Deps, Error, LexBotInput, LexBotOutput};
 
 pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBotOutput, Error> {
-    let started_at = rfc3339(fleetshift_clock::now());
+    let started_at = rfc3339::format(fleetshift_clock::now());
     let out = deps
         .lex
         .start_migration()
@@ -27,7 +26,7 @@ pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBo
         .send()
         .await
         .map_err(|err| {
-            let classified = classify(&err);
+            let classified = START_MIGRATION.classify(&err);
             warn!(
                 v1_bot_name = %b.v1_bot_name,
                 v1_bot_version = %b.v1_bot_version,
@@ -41,7 +40,7 @@ pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBo
         .migration_id()
         .filter(|id| !id.is_empty())
         .ok_or(Error::MissingField {
-            operation: START_MIGRATION,
+            operation: START_MIGRATION.name,
             field: "migrationId",
         })?
         .to_owned();
@@ -64,30 +63,25 @@ pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBo
             .unwrap_or(b.migration_strategy),
         migration_timestamp: out
             .migration_timestamp()
-            .and_then(|t| t.fmt(Format::DateTime).ok()),
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .map(rfc3339::format),
         started_at,
     })
 }
 
-fn classify(err: &SdkError<StartMigrationError>) -> AwsError {
-    let kind = err.as_service_error().and_then(|e| {
-        if e.is_limit_exceeded_exception() {
-            // Lex's LimitExceededException is its rate limit ("try your request again").
-            Some(ErrorKind::Throttling)
-        } else if e.is_internal_failure_exception() {
-            Some(ErrorKind::ServiceUnavailable)
-        } else if e.is_bad_request_exception() {
-            Some(ErrorKind::InvalidRequest)
-        } else if e.is_access_denied_exception() {
-            Some(ErrorKind::AccessDenied)
-        } else if e.is_not_found_exception() {
-            Some(ErrorKind::NotFound)
-        } else {
-            None
-        }
-    });
-    match kind {
-        Some(kind) => AwsError::from_kind(kind, START_MIGRATION, err),
-        None => lex_v1::classify(START_MIGRATION, err),
-    }
-}
+const START_MIGRATION: Operation<StartMigrationError> = Operation::lex_v1("StartMigration", |e| {
+    Some(if e.is_limit_exceeded_exception() {
+        // Lex's LimitExceededException is its rate limit ("try your request again").
+        ErrorKind::Throttling
+    } else if e.is_internal_failure_exception() {
+        ErrorKind::ServiceUnavailable
+    } else if e.is_bad_request_exception() {
+        ErrorKind::InvalidRequest
+    } else if e.is_access_denied_exception() {
+        ErrorKind::AccessDenied
+    } else if e.is_not_found_exception() {
+        ErrorKind::NotFound
+    } else {
+        return None;
+    })
+});

@@ -10,14 +10,11 @@
 
 mod lex;
 
-use std::time::SystemTime;
-
+use aws_sdk_workspaces::operation::migrate_workspace::MigrateWorkspaceError;
 use aws_sdk_workspaces::types::WorkspaceState;
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::validate;
-use fleetshift_core::{AwsError, ErrorKind, Violations, error_type};
+use fleetshift_core::diagnostic::{ErrorType, Operation};
+use fleetshift_core::{AwsError, ErrorKind, Violations, error_type, lex_v1, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -116,25 +113,17 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The stable `errorType` Step Functions matches.
-    pub fn error_type(&self) -> &'static str {
+impl ErrorType for Error {
+    fn error_type(&self) -> &'static str {
         match self {
-            Error::InvalidInput(_) => error_type::INVALID_PLAN,
-            Error::Aws(e) => e.kind.error_type(),
+            Error::InvalidInput(v) => v.error_type(),
+            Error::Aws(e) => e.error_type(),
             Error::MissingField { .. } => error_type::UNEXPECTED_RESPONSE,
         }
     }
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(err: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
-    }
-}
+fleetshift_core::impl_diagnostic!(Error);
 
 /// The AWS clients the handler calls.
 #[derive(Debug, Clone)]
@@ -176,25 +165,14 @@ impl Input {
                 v.pattern("workspaceId", &w.workspace_id, &validate::WORKSPACE_ID);
                 v.pattern("bundleId", &w.bundle_id, &validate::BUNDLE_ID);
             }
-            Input::LexBot(b) => {
-                v.length("v1BotName", &b.v1_bot_name, 2, 50);
-                v.pattern("v1BotName", &b.v1_bot_name, &validate::LEX_BOT_NAME);
-                v.length("v1BotVersion", &b.v1_bot_version, 1, 64);
-                v.pattern(
-                    "v1BotVersion",
-                    &b.v1_bot_version,
-                    &validate::LEX_BOT_VERSION,
-                );
-                v.length("v2BotName", &b.v2_bot_name, 1, 100);
-                v.pattern("v2BotName", &b.v2_bot_name, &validate::LEX_V2_BOT_NAME);
-                v.length("v2BotRole", &b.v2_bot_role, 20, 2048);
-                v.pattern("v2BotRole", &b.v2_bot_role, &validate::IAM_ROLE_ARN);
-                v.one_of(
-                    "migrationStrategy",
-                    &b.migration_strategy,
-                    &["CREATE_NEW", "UPDATE_EXISTING"],
-                );
+            Input::LexBot(b) => lex_v1::MigrationRequest {
+                v1_bot_name: &b.v1_bot_name,
+                v1_bot_version: &b.v1_bot_version,
+                v2_bot_name: &b.v2_bot_name,
+                v2_bot_role: &b.v2_bot_role,
+                migration_strategy: &b.migration_strategy,
             }
+            .check("", &mut v),
         }
         v.into_result()
     }
@@ -215,10 +193,8 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
     }
 }
 
-const MIGRATE_WORKSPACE: &str = "MigrateWorkspace";
-
 async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOutput, Error> {
-    let started_at = rfc3339(fleetshift_clock::now());
+    let started_at = rfc3339::format(fleetshift_clock::now());
     let out = match deps
         .workspaces
         .migrate_workspace()
@@ -229,7 +205,7 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
     {
         Ok(out) => out,
         Err(err) => {
-            let classified = classify_migrate_workspace(&err);
+            let classified = MIGRATE_WORKSPACE.classify(&err);
             warn!(
                 workspace_id = %w.workspace_id,
                 error_type = classified.kind.error_type(),
@@ -252,7 +228,7 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
         out.target_workspace_id()
             .filter(|t| !t.is_empty())
             .ok_or(Error::MissingField {
-                operation: MIGRATE_WORKSPACE,
+                operation: MIGRATE_WORKSPACE.name,
                 field: "TargetWorkspaceId",
             })?;
     info!(
@@ -353,37 +329,21 @@ async fn migration_in_flight(w: &WorkspaceInput, deps: &Deps) -> Option<String> 
     }
 }
 
-fn classify_migrate_workspace(
-    err: &aws_sdk_workspaces::error::SdkError<
-        aws_sdk_workspaces::operation::migrate_workspace::MigrateWorkspaceError,
-    >,
-) -> AwsError {
-    let kind = err.as_service_error().and_then(|e| {
-        if e.is_operation_in_progress_exception() {
-            Some(ErrorKind::OperationInProgress)
+const MIGRATE_WORKSPACE: Operation<MigrateWorkspaceError> =
+    Operation::new("MigrateWorkspace", |e| {
+        Some(if e.is_operation_in_progress_exception() {
+            ErrorKind::OperationInProgress
         } else if e.is_resource_unavailable_exception() {
-            Some(ErrorKind::ResourceUnavailable)
+            ErrorKind::ResourceUnavailable
         } else if e.is_resource_not_found_exception() {
-            Some(ErrorKind::NotFound)
+            ErrorKind::NotFound
         } else if e.is_access_denied_exception() {
-            Some(ErrorKind::AccessDenied)
+            ErrorKind::AccessDenied
         } else if e.is_operation_not_supported_exception() {
-            Some(ErrorKind::NotSupported)
+            ErrorKind::NotSupported
         } else if e.is_invalid_parameter_values_exception() {
-            Some(ErrorKind::InvalidRequest)
+            ErrorKind::InvalidRequest
         } else {
-            None
-        }
+            return None;
+        })
     });
-    match kind {
-        Some(kind) => AwsError::from_kind(kind, MIGRATE_WORKSPACE, err),
-        None => AwsError::classify(MIGRATE_WORKSPACE, err),
-    }
-}
-
-/// RFC 3339, as every time in the contracts.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    DateTime::from(t)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| DateTime::from(t).secs().to_string())
-}
