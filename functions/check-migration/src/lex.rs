@@ -2,16 +2,16 @@
 //! this module.
 #![allow(deprecated)]
 
-use aws_sdk_lexmodelbuilding::error::SdkError;
 use aws_sdk_lexmodelbuilding::operation::get_migration::GetMigrationError;
 use aws_sdk_lexmodelbuilding::types::{MigrationAlert, MigrationAlertType, MigrationStatus};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::{AwsError, ErrorKind, lex_v1};
+use fleetshift_core::diagnostic::Operation;
+use fleetshift_core::text::truncate_chars;
+use fleetshift_core::{ErrorKind, rfc3339};
 use tracing::{info, warn};
 
-use crate::{Alert, Checked, Deps, Error, LexBotInput, LexBotOutput, Status, rfc3339};
+use crate::{Alert, Checked, Deps, Error, LexBotInput, LexBotOutput, Status};
 
-const GET_MIGRATION: &str = "GetMigration";
 /// Keeps a cause readable (and well inside Migration Hub's 2500-character StatusDetail).
 const MAX_CAUSE_CHARS: usize = 1500;
 
@@ -27,7 +27,7 @@ pub(crate) async fn check_migration(
         .send()
         .await
         .map_err(|err| {
-            let classified = classify(&err);
+            let classified = GET_MIGRATION.classify(&err);
             warn!(
                 migration_id = %b.migration_id,
                 error_type = classified.kind.error_type(),
@@ -56,10 +56,10 @@ pub(crate) async fn check_migration(
             };
             (
                 Status::Failed,
-                Some(truncate(format!(
-                    "Lex migration {} FAILED: {why}",
-                    b.migration_id
-                ))),
+                Some(truncate_chars(
+                    &format!("Lex migration {} FAILED: {why}", b.migration_id),
+                    MAX_CAUSE_CHARS,
+                )),
             )
         }
         // IN_PROGRESS, or a status this code does not know yet: the deadline decides.
@@ -86,7 +86,7 @@ pub(crate) async fn check_migration(
         v2_bot_id: out.v2_bot_id().map(str::to_owned),
         alerts: out.alerts().iter().map(alert).collect(),
         cause,
-        checked_at: rfc3339(now),
+        checked_at: rfc3339::format(now),
     })
 }
 
@@ -99,31 +99,17 @@ fn alert(a: &MigrationAlert) -> Alert {
     }
 }
 
-fn truncate(mut s: String) -> String {
-    if let Some((i, _)) = s.char_indices().nth(MAX_CAUSE_CHARS) {
-        s.truncate(i);
-        s.push_str("...");
-    }
-    s
-}
-
-fn classify(err: &SdkError<GetMigrationError>) -> AwsError {
-    let kind = err.as_service_error().and_then(|e| {
-        if e.is_limit_exceeded_exception() {
-            // Lex's LimitExceededException is its rate limit ("try your request again").
-            Some(ErrorKind::Throttling)
-        } else if e.is_internal_failure_exception() {
-            Some(ErrorKind::ServiceUnavailable)
-        } else if e.is_bad_request_exception() {
-            Some(ErrorKind::InvalidRequest)
-        } else if e.is_not_found_exception() {
-            Some(ErrorKind::NotFound)
-        } else {
-            None
-        }
-    });
-    match kind {
-        Some(kind) => AwsError::from_kind(kind, GET_MIGRATION, err),
-        None => lex_v1::classify(GET_MIGRATION, err),
-    }
-}
+const GET_MIGRATION: Operation<GetMigrationError> = Operation::lex_v1("GetMigration", |e| {
+    Some(if e.is_limit_exceeded_exception() {
+        // Lex's LimitExceededException is its rate limit ("try your request again").
+        ErrorKind::Throttling
+    } else if e.is_internal_failure_exception() {
+        ErrorKind::ServiceUnavailable
+    } else if e.is_bad_request_exception() {
+        ErrorKind::InvalidRequest
+    } else if e.is_not_found_exception() {
+        ErrorKind::NotFound
+    } else {
+        return None;
+    })
+});

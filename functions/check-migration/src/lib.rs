@@ -5,6 +5,8 @@
 //! iteration (Lex V1 `GetMigration`). WorkSpaces sends no lifecycle events and a migration can fail
 //! without any error: a new WorkSpace that is still not AVAILABLE past the deadline
 //! (`deadlineMinutes` after `startedAt`, measured on `fleetshift_clock::now()`) counts as FAILED.
+//! The state machine always passes the new WorkSpace id start-migration answered and the plan's
+//! deadline (`polling.*DeadlineMinutes`, filled in by register), so both are required.
 //! The state machine loops on IN_PROGRESS and routes COMPLETED/FAILED to the progress report;
 //! errors are for calls that could not be made.
 
@@ -12,21 +14,18 @@ mod lex;
 
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError;
 use aws_sdk_workspaces::types::WorkspaceState;
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::validate;
-use fleetshift_core::{AwsError, ErrorKind, Violations, error_type};
+use fleetshift_core::diagnostic::{ErrorType, Operation};
+use fleetshift_core::{AwsError, ErrorKind, Violations, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-/// Deadline used when the input names none: about an hour, as AWS advises for migrations.
-pub const DEFAULT_DEADLINE_MINUTES: u32 = 60;
 /// Longest deadline accepted (a day), as the plan's own bounds.
 pub const MAX_DEADLINE_MINUTES: u32 = 24 * 60;
 
-/// What to check: the output of start-migration, plus an optional deadline.
+/// What to check: the output of start-migration, plus the deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Input {
@@ -42,16 +41,12 @@ pub enum Input {
 pub struct WorkspaceInput {
     /// The original WorkSpace id.
     pub source_workspace_id: String,
-    /// The new WorkSpace id MigrateWorkspace answered; when unknown (null or absent) the source
-    /// is described instead.
-    #[serde(default)]
-    pub target_workspace_id: Option<String>,
+    /// The new WorkSpace id MigrateWorkspace answered (start-migration fails without one).
+    pub target_workspace_id: String,
     /// When the migration was started (RFC 3339).
     pub started_at: String,
-    /// Minutes after `startedAt` after which a migration that is not AVAILABLE has failed
-    /// (default 60).
-    #[serde(default)]
-    pub deadline_minutes: Option<u32>,
+    /// Minutes after `startedAt` after which a migration that is not AVAILABLE has failed.
+    pub deadline_minutes: u32,
 }
 
 /// A started Lex bot migration.
@@ -62,9 +57,8 @@ pub struct LexBotInput {
     pub migration_id: String,
     /// When the migration was started (RFC 3339).
     pub started_at: String,
-    /// Minutes after `startedAt` after which an unfinished migration has failed (default 60).
-    #[serde(default)]
-    pub deadline_minutes: Option<u32>,
+    /// Minutes after `startedAt` after which an unfinished migration has failed.
+    pub deadline_minutes: u32,
 }
 
 /// Where a migration stands.
@@ -106,10 +100,9 @@ impl Output {
 pub struct WorkspaceOutput {
     pub status: Status,
     pub source_workspace_id: String,
-    /// The new WorkSpace id, or null when none is known.
-    pub target_workspace_id: Option<String>,
-    /// The WorkSpaces state of the described WorkSpace (the target, else the source), e.g.
-    /// `PENDING`; null when it was not found.
+    /// The new WorkSpace id.
+    pub target_workspace_id: String,
+    /// The WorkSpaces state of the new WorkSpace, e.g. `PENDING`; null when it was not found.
     pub workspace_state: Option<String>,
     /// Why the migration failed (FAILED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,24 +153,16 @@ pub enum Error {
     Aws(AwsError),
 }
 
-impl Error {
-    /// The stable `errorType` Step Functions matches.
-    pub fn error_type(&self) -> &'static str {
+impl ErrorType for Error {
+    fn error_type(&self) -> &'static str {
         match self {
-            Error::InvalidInput(_) => error_type::INVALID_PLAN,
-            Error::Aws(e) => e.kind.error_type(),
+            Error::InvalidInput(v) => v.error_type(),
+            Error::Aws(e) => e.error_type(),
         }
     }
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(err: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
-    }
-}
+fleetshift_core::impl_diagnostic!(Error);
 
 /// The AWS clients the handler calls.
 #[derive(Debug, Clone)]
@@ -222,19 +207,14 @@ impl Checked {
     }
 }
 
-fn check_times(
-    v: &mut Violations,
-    started_at: &str,
-    deadline_minutes: Option<u32>,
-) -> Option<Checked> {
-    let deadline_minutes = deadline_minutes.unwrap_or(DEFAULT_DEADLINE_MINUTES);
+fn check_times(v: &mut Violations, started_at: &str, deadline_minutes: u32) -> Option<Checked> {
     v.range(
         "deadlineMinutes",
         i64::from(deadline_minutes),
         1,
         i64::from(MAX_DEADLINE_MINUTES),
     );
-    match parse_time(started_at) {
+    match rfc3339::parse(started_at) {
         Some(started_at) => Some(Checked {
             started_at,
             deadline_minutes,
@@ -264,9 +244,11 @@ impl Input {
                     &w.source_workspace_id,
                     &validate::WORKSPACE_ID,
                 );
-                if let Some(t) = &w.target_workspace_id {
-                    v.pattern("targetWorkspaceId", t, &validate::WORKSPACE_ID);
-                }
+                v.pattern(
+                    "targetWorkspaceId",
+                    &w.target_workspace_id,
+                    &validate::WORKSPACE_ID,
+                );
                 check_times(&mut v, &w.started_at, w.deadline_minutes)
             }
             Input::LexBot(b) => {
@@ -304,7 +286,16 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
     }
 }
 
-const DESCRIBE_WORKSPACES: &str = "DescribeWorkspaces";
+const DESCRIBE_WORKSPACES: Operation<DescribeWorkspacesError> =
+    Operation::new("DescribeWorkspaces", |e| {
+        Some(if e.is_resource_unavailable_exception() {
+            ErrorKind::ResourceUnavailable
+        } else if e.is_invalid_parameter_values_exception() {
+            ErrorKind::InvalidRequest
+        } else {
+            return None;
+        })
+    });
 
 /// What a described WorkSpace's state means for the migration.
 enum Verdict {
@@ -332,9 +323,8 @@ async fn check_workspace(
     checked: &Checked,
     deps: &Deps,
 ) -> Result<WorkspaceOutput, Error> {
-    let target = w.target_workspace_id.clone().filter(|t| !t.is_empty());
-    let described_id = target.as_deref().unwrap_or(&w.source_workspace_id);
-    let found = describe(deps, described_id).await?;
+    let t = &w.target_workspace_id;
+    let found = describe(deps, t).await?;
     let now = fleetshift_clock::now();
     let expired = now > checked.deadline();
     let minutes = checked.deadline_minutes;
@@ -345,18 +335,18 @@ async fn check_workspace(
     let state_name = state.as_deref().unwrap_or("unknown");
     let error_detail = found.as_ref().map(error_detail).unwrap_or_default();
 
-    let (status, cause) = match (&target, &found) {
+    let (status, cause) = match &found {
         // DescribeWorkspaces is eventually consistent: a just-created WorkSpace can be missing
         // for a while, so absence only counts once the deadline has passed.
-        (Some(t), None) if expired => (
+        None if expired => (
             Status::Failed,
             Some(format!(
                 "new WorkSpace {t} not found {minutes} minutes after the migration of {} started: the migration failed or the new WorkSpace was deleted",
                 w.source_workspace_id
             )),
         ),
-        (Some(_), None) => (Status::InProgress, None),
-        (Some(t), Some(ws)) => match ws.state().map(verdict).unwrap_or(Verdict::Pending) {
+        None => (Status::InProgress, None),
+        Some(ws) => match ws.state().map(verdict).unwrap_or(Verdict::Pending) {
             Verdict::Done => (Status::Completed, None),
             Verdict::Broken => (
                 Status::Failed,
@@ -370,35 +360,10 @@ async fn check_workspace(
             ),
             Verdict::Pending => (Status::InProgress, None),
         },
-        // No new id is known: only the original can be looked at.
-        (None, None) => (
-            Status::Failed,
-            Some(format!(
-                "no new WorkSpace id is known and the original WorkSpace {} no longer exists",
-                w.source_workspace_id
-            )),
-        ),
-        (None, Some(ws)) => match ws.state() {
-            Some(WorkspaceState::Terminated | WorkspaceState::Terminating) => (
-                Status::Failed,
-                Some(format!(
-                    "no new WorkSpace id is known and the original WorkSpace {} is {state_name}",
-                    w.source_workspace_id
-                )),
-            ),
-            _ if expired => (
-                Status::Failed,
-                Some(format!(
-                    "no new WorkSpace for {} {minutes} minutes after the migration started (original in state {state_name}{error_detail}); migrations can fail silently",
-                    w.source_workspace_id
-                )),
-            ),
-            _ => (Status::InProgress, None),
-        },
     };
     info!(
         source_workspace_id = %w.source_workspace_id,
-        target_workspace_id = target.as_deref().unwrap_or(""),
+        target_workspace_id = %t,
         workspace_state = state_name,
         status = ?status,
         "migration checked"
@@ -406,10 +371,10 @@ async fn check_workspace(
     Ok(WorkspaceOutput {
         status,
         source_workspace_id: w.source_workspace_id,
-        target_workspace_id: target,
+        target_workspace_id: w.target_workspace_id,
         workspace_state: state,
         cause,
-        checked_at: rfc3339(now),
+        checked_at: rfc3339::format(now),
     })
 }
 
@@ -441,7 +406,7 @@ async fn describe(
         .send()
         .await
         .map_err(|err| {
-            let classified = classify_describe(&err);
+            let classified = DESCRIBE_WORKSPACES.classify(&err);
             warn!(
                 workspace_id,
                 error_type = classified.kind.error_type(),
@@ -455,59 +420,4 @@ async fn describe(
         .iter()
         .find(|ws| ws.workspace_id() == Some(workspace_id))
         .cloned())
-}
-
-fn classify_describe(
-    err: &aws_sdk_workspaces::error::SdkError<
-        aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError,
-    >,
-) -> AwsError {
-    let kind = err.as_service_error().and_then(|e| {
-        if e.is_resource_unavailable_exception() {
-            Some(ErrorKind::ResourceUnavailable)
-        } else if e.is_invalid_parameter_values_exception() {
-            Some(ErrorKind::InvalidRequest)
-        } else {
-            None
-        }
-    });
-    match kind {
-        Some(kind) => AwsError::from_kind(kind, DESCRIBE_WORKSPACES, err),
-        None => AwsError::classify(DESCRIBE_WORKSPACES, err),
-    }
-}
-
-/// RFC 3339, as every time in the contracts.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    DateTime::from(t)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| DateTime::from(t).secs().to_string())
-}
-
-/// Any RFC 3339 time: `Z` or an offset, with or without fractional seconds (Step Functions'
-/// `$$.Execution.StartTime` carries milliseconds).
-fn parse_time(s: &str) -> Option<SystemTime> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(SystemTime::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn started_at_accepts_the_forms_step_functions_produces() {
-        let whole = parse_time("2026-01-01T00:00:00Z").unwrap();
-        // $$.Execution.StartTime and $$.State.EnteredTime carry milliseconds.
-        let millis = parse_time("2026-01-01T00:00:00.123Z").unwrap();
-        assert_eq!(millis.duration_since(whole).unwrap().as_millis(), 123);
-        assert_eq!(
-            parse_time("2026-01-01T01:00:00+01:00"),
-            Some(whole),
-            "an explicit offset"
-        );
-        assert_eq!(parse_time("2026-01-01"), None);
-        assert_eq!(rfc3339(whole), "2026-01-01T00:00:00Z");
-    }
 }

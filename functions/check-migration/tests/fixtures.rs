@@ -31,12 +31,14 @@ fn output_fixtures_round_trip() {
 
 #[test]
 fn start_migration_output_is_a_valid_check_input() {
-    // The state machine may pass start-migration's answer straight on: extra fields are ignored.
+    // start-migration's answer with the plan's deadline added (as the state machine's
+    // CheckBotMigration passes it) is a valid input: extra fields are ignored.
     let started = serde_json::json!({
         "kind": "lexBot", "migrationId": "ABCDE12345", "v1BotName": "OrderFlowers",
         "v1BotVersion": "$LATEST", "v2BotId": null, "v2BotRole": "arn:aws:iam::123456789012:role/R",
         "v1BotLocale": "en-US", "migrationStrategy": "CREATE_NEW",
-        "migrationTimestamp": null, "startedAt": "2026-01-01T00:00:00Z"
+        "migrationTimestamp": null, "startedAt": "2026-01-01T00:00:00Z",
+        "deadlineMinutes": 60
     });
     parse_input(started).unwrap().validate().unwrap();
 }

@@ -22,7 +22,7 @@ use serde_json::json;
 const MIGRATION: &str = "ABCDE12345";
 
 fn event() -> serde_json::Value {
-    json!({"kind": "lexBot", "migrationId": MIGRATION, "startedAt": NOW_RFC3339})
+    json!({"kind": "lexBot", "migrationId": MIGRATION, "startedAt": NOW_RFC3339, "deadlineMinutes": 60})
 }
 
 fn warn_alert() -> MigrationAlert {
@@ -137,6 +137,24 @@ async fn failed_names_the_error_alerts() {
 }
 
 #[tokio::test]
+async fn a_long_cause_is_cut_to_1500_characters() {
+    let out = check(5, || {
+        GetMigrationOutput::builder()
+            .migration_id(MIGRATION)
+            .migration_status(MigrationStatus::Failed)
+            .alerts(error_alert(&"x".repeat(2000)))
+            .build()
+    })
+    .await;
+    let cause = out.cause.unwrap();
+    // "Lex migration ABCDE12345 FAILED: " is 33 characters; 1500 - 33 - 3 = 1464 x, then "...".
+    assert_eq!(
+        cause,
+        format!("Lex migration ABCDE12345 FAILED: {}...", "x".repeat(1464))
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_status_is_in_progress() {
     let out = check(5, || {
         GetMigrationOutput::builder()
@@ -245,20 +263,25 @@ async fn invalid_inputs_make_no_call() {
     let deps = Deps::new(workspaces(&[]), lex(&[&rule]));
     let cases = [
         (
-            json!({"kind": "lexBot", "migrationId": "ABC", "startedAt": NOW_RFC3339}),
+            json!({"kind": "lexBot", "migrationId": "ABC", "startedAt": NOW_RFC3339, "deadlineMinutes": 60}),
             "migrationId",
         ),
         (
-            json!({"kind": "lexBot", "migrationId": "ABCDE-1234", "startedAt": NOW_RFC3339}),
+            json!({"kind": "lexBot", "migrationId": "ABCDE-1234", "startedAt": NOW_RFC3339, "deadlineMinutes": 60}),
             "migrationId",
         ),
         (
-            json!({"kind": "lexBot", "startedAt": NOW_RFC3339}),
+            json!({"kind": "lexBot", "startedAt": NOW_RFC3339, "deadlineMinutes": 60}),
             "migrationId",
         ),
         (
-            json!({"kind": "lexBot", "migrationId": MIGRATION, "startedAt": "2026-13-01"}),
+            json!({"kind": "lexBot", "migrationId": MIGRATION, "startedAt": "2026-13-01", "deadlineMinutes": 60}),
             "startedAt",
+        ),
+        // The state machine always passes the plan's botDeadlineMinutes: there is no default.
+        (
+            json!({"kind": "lexBot", "migrationId": MIGRATION, "startedAt": NOW_RFC3339}),
+            "deadlineMinutes",
         ),
     ];
     for (event, field) in cases {
