@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
-use crate::definition::{Body, Definition, Kind, State, StrOrQuery, WaitSpec};
+use crate::definition::{Body, Definition, Kind, State, StrOrQuery};
 use crate::engine::{ClockMode, Engine, ExecRecord, ExecutionStatus};
 use crate::history::HistoryEvent;
 use crate::path::{Draws, Scope};
-use crate::time::{format_timestamp, parse_timestamp};
+use crate::time::format_timestamp;
 
 mod choice;
 mod distributed;
@@ -19,8 +19,7 @@ mod map;
 mod parallel;
 mod retry;
 mod task;
-
-use choice::eval_rule;
+mod wait;
 
 /// The payload limit of Step Functions (256 KiB).
 pub(crate) const PAYLOAD_LIMIT: usize = 262_144;
@@ -497,154 +496,103 @@ impl Run {
         entered: u64,
         entered_time: SystemTime,
     ) -> Result<Step, Failure> {
-        let rt = |m: String| self.runtime(&st.name, entered, m);
         match &st.kind {
-            Kind::Pass { result } => {
-                let ctx = self.context(st, entered_time, 0, br);
-                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
-                let res = match (result, &st.parameters) {
-                    (Some(r), _) => r.clone(),
-                    (None, Some(p)) => p
-                        .eval(&Scope {
-                            input: &eff,
-                            context: &ctx,
-                            rng: br.draws.as_ref(),
-                        })
-                        .map_err(rt)?,
-                    (None, None) => eff,
-                };
-                let out = st.result_path.apply(&raw, res).map_err(rt)?;
-                let out = st.output_path.apply(&out, &ctx).map_err(rt)?;
-                Ok(Step::Next(self.limit_output(st, out)?, st.next.clone()))
-            }
-            Kind::Succeed => {
-                let ctx = self.context(st, entered_time, 0, br);
-                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
-                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(self.limit_output(st, out)?, None))
-            }
+            Kind::Pass { result } => self.pass_state(st, result, raw, br, entered, entered_time),
+            Kind::Succeed => self.succeed_state(st, raw, br, entered, entered_time),
             Kind::Fail { error, cause } => {
-                let ctx = self.context(st, entered_time, 0, br);
-                let pick = |x: &Option<StrOrQuery>| -> Result<Option<String>, Failure> {
-                    match x {
-                        None => Ok(None),
-                        Some(StrOrQuery::Str(s)) => Ok(Some(s.clone())),
-                        Some(StrOrQuery::Query(q)) => match q.eval(&Scope {
-                            input: &raw,
-                            context: &ctx,
-                            rng: br.draws.as_ref(),
-                        }) {
-                            Ok(Value::String(s)) => Ok(Some(s)),
-                            Ok(other) => Err(rt(format!(
-                                "The path '{}' does not reference a string: {other}",
-                                q.text()
-                            ))),
-                            Err(e) => Err(rt(e)),
-                        },
-                    }
-                };
-                Err(Failure {
-                    error: pick(error)?,
-                    cause: pick(cause)?,
-                    exec_timeout: false,
-                    runtime_in_state: false,
-                    named_only: false,
-                })
+                Err(self.fail_state(st, (error, cause), &raw, br, entered, entered_time)?)
             }
             Kind::Choice { choices, default } => {
-                let ctx = self.context(st, entered_time, 0, br);
-                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
-                let scope = Scope {
-                    input: &eff,
-                    context: &ctx,
-                    rng: br.draws.as_ref(),
-                };
-                let mut next = None;
-                for c in choices {
-                    if eval_rule(c, &scope).map_err(rt)? {
-                        next = c.next().map(str::to_string);
-                        break;
-                    }
-                }
-                let next = match next.or_else(|| default.clone()) {
-                    Some(n) => n,
-                    None => {
-                        return Err(Failure::new(
-                            "States.NoChoiceMatched",
-                            Some(format!(
-                                "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched and no Default is given.",
-                                st.name
-                            )),
-                        ));
-                    }
-                };
-                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(self.limit_output(st, out)?, Some(next)))
+                self.choice_state(st, (choices, default), raw, br, entered, entered_time)
             }
-            Kind::Wait(w) => {
-                let ctx = self.context(st, entered_time, 0, br);
-                let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
-                let scope = Scope {
-                    input: &eff,
-                    context: &ctx,
-                    rng: br.draws.as_ref(),
-                };
-                let now = self.now();
-                let until: SystemTime = match w {
-                    WaitSpec::Seconds(s) => now + Duration::from_secs(*s),
-                    WaitSpec::SecondsPath(q) => {
-                        let v = q.eval(&scope).map_err(rt)?;
-                        let shown = match &v {
-                            Value::String(s) => s.clone(),
-                            o => o.to_string(),
-                        };
-                        match v.as_i64() {
-                            Some(n) if n < 0 => {
-                                return Err(rt(format!(
-                                    "The SecondsPath parameter references a negative value: {} == {shown}",
-                                    q.text()
-                                )));
-                            }
-                            Some(n) => now + Duration::from_secs(n as u64),
-                            None => {
-                                return Err(rt(format!(
-                                    "The SecondsPath parameter cannot be parsed as a long value: {} == {shown}",
-                                    q.text()
-                                )));
-                            }
-                        }
-                    }
-                    WaitSpec::Timestamp(t) => parse_timestamp(t).unwrap_or(now),
-                    WaitSpec::TimestampPath(q) => {
-                        let v = q.eval(&scope).map_err(rt)?;
-                        match v.as_str().and_then(parse_timestamp) {
-                            Some(t) => t,
-                            None => {
-                                let shown = match &v {
-                                    Value::String(s) => s.clone(),
-                                    o => o.to_string(),
-                                };
-                                return Err(rt(format!(
-                                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {shown}",
-                                    q.text()
-                                )));
-                            }
-                        }
-                    }
-                };
-                let d = until.duration_since(now).unwrap_or_default();
-                if d.as_secs() > i32::MAX as u64 {
-                    return Err(rt("Wait state delay is too long.".into()));
-                }
-                self.sleep(d).await?;
-                let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
-                Ok(Step::Next(self.limit_output(st, out)?, st.next.clone()))
-            }
+            Kind::Wait(w) => self.wait_state(st, w, raw, br, entered, entered_time).await,
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                 self.run_with_retry(st, raw, br, entered, entered_time)
                     .await
             }
         }
+    }
+
+    fn pass_state(
+        &self,
+        st: &State,
+        result: &Option<Value>,
+        raw: Value,
+        br: &Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Step, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let ctx = self.context(st, entered_time, 0, br);
+        let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+        let res = match (result, &st.parameters) {
+            (Some(r), _) => r.clone(),
+            (None, Some(p)) => p
+                .eval(&Scope {
+                    input: &eff,
+                    context: &ctx,
+                    rng: br.draws.as_ref(),
+                })
+                .map_err(rt)?,
+            (None, None) => eff,
+        };
+        let out = st.result_path.apply(&raw, res).map_err(rt)?;
+        let out = st.output_path.apply(&out, &ctx).map_err(rt)?;
+        Ok(Step::Next(self.limit_output(st, out)?, st.next.clone()))
+    }
+
+    fn succeed_state(
+        &self,
+        st: &State,
+        raw: Value,
+        br: &Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Step, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let ctx = self.context(st, entered_time, 0, br);
+        let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+        let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
+        Ok(Step::Next(self.limit_output(st, out)?, None))
+    }
+
+    /// The failure a Fail state ends with (`Err` when its ErrorPath or CausePath cannot be read).
+    fn fail_state(
+        &self,
+        st: &State,
+        (error, cause): (&Option<StrOrQuery>, &Option<StrOrQuery>),
+        raw: &Value,
+        br: &Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Failure, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let ctx = self.context(st, entered_time, 0, br);
+        let pick = |x: &Option<StrOrQuery>| -> Result<Option<String>, Failure> {
+            match x {
+                None => Ok(None),
+                Some(StrOrQuery::Str(s)) => Ok(Some(s.clone())),
+                Some(StrOrQuery::Query(q)) => match q.eval(&Scope {
+                    input: raw,
+                    context: &ctx,
+                    rng: br.draws.as_ref(),
+                }) {
+                    Ok(Value::String(s)) => Ok(Some(s)),
+                    Ok(other) => Err(rt(format!(
+                        "The path '{}' does not reference a string: {other}",
+                        q.text()
+                    ))),
+                    Err(e) => Err(rt(e)),
+                },
+            }
+        };
+        Ok(Failure {
+            error: pick(error)?,
+            cause: pick(cause)?,
+            exec_timeout: false,
+            runtime_in_state: false,
+            named_only: false,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

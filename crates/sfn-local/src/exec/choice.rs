@@ -1,10 +1,56 @@
 //! The Choice state: its rules evaluated against the state's effective input.
 
+use std::time::SystemTime;
+
 use serde_json::Value;
 
-use crate::definition::{ChoiceRule, Cmp, Op, Rhs};
+use super::{Branch, Failure, Run, Step};
+use crate::definition::{ChoiceRule, Cmp, Op, Rhs, State};
 use crate::path::Scope;
 use crate::time::parse_timestamp;
+
+impl Run {
+    /// The first rule that matches names the next state, else the Default.
+    pub(super) fn choice_state(
+        &self,
+        st: &State,
+        (choices, default): (&[ChoiceRule], &Option<String>),
+        raw: Value,
+        br: &Branch,
+        entered: u64,
+        entered_time: SystemTime,
+    ) -> Result<Step, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let ctx = self.context(st, entered_time, 0, br);
+        let eff = st.input_path.apply(&raw, &ctx).map_err(rt)?;
+        let scope = Scope {
+            input: &eff,
+            context: &ctx,
+            rng: br.draws.as_ref(),
+        };
+        let mut next = None;
+        for c in choices {
+            if eval_rule(c, &scope).map_err(rt)? {
+                next = c.next().map(str::to_string);
+                break;
+            }
+        }
+        let next = match next.or_else(|| default.clone()) {
+            Some(n) => n,
+            None => {
+                return Err(Failure::new(
+                    "States.NoChoiceMatched",
+                    Some(format!(
+                        "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched and no Default is given.",
+                        st.name
+                    )),
+                ));
+            }
+        };
+        let out = st.output_path.apply(&eff, &ctx).map_err(rt)?;
+        Ok(Step::Next(self.limit_output(st, out)?, Some(next)))
+    }
+}
 
 fn num_cmp(a: f64, b: f64, c: Cmp) -> bool {
     match c {
@@ -80,7 +126,7 @@ fn glob(pattern: &str, s: &str) -> bool {
     p == toks.len()
 }
 
-pub(super) fn eval_rule(rule: &ChoiceRule, s: &Scope<'_>) -> Result<bool, String> {
+fn eval_rule(rule: &ChoiceRule, s: &Scope<'_>) -> Result<bool, String> {
     match rule {
         ChoiceRule::And(rs, _) => {
             for r in rs {
