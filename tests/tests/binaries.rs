@@ -3,11 +3,14 @@
 //! processes, cloud-local ageing resources on each branch's virtual clock.
 //!
 //! The binaries are the debug builds of the six function crates in this target directory; this
-//! test builds nothing. Build them first with `scripts/build-bins` (scripts/test does).
+//! test builds nothing. Build them first with `scripts/build-bins` (scripts/test does). Every test
+//! fails, naming the binary and the reason, when one is missing, older than a source file it is
+//! built from, or built without the offline stack's clock hook.
 //!
 //! Every run checks the invariants of e2e.rs (tests/tests/invariants).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use cloud_local::{Outcome, Scenario};
@@ -20,24 +23,125 @@ mod invariants;
 use invariants::check_invariants;
 
 /// target/debug (or the profile directory this test was built in): the test runs from its deps/.
+/// Checked once per test process: every binary there and fresh (see [`stale`]).
 fn binaries_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_owned();
-    let missing: Vec<&str> = FUNCTIONS
-        .iter()
-        .map(|f| f.name)
-        .filter(|n| !dir.join(n).is_file())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} has no binary for {missing:?}: run `scripts/build-bins` first",
-        dir.display()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps/<test>")
+            .to_owned();
+        let missing: Vec<&str> = FUNCTIONS
+            .iter()
+            .map(|f| f.name)
+            .filter(|n| !dir.join(n).is_file())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} has no binary for {missing:?}: run `scripts/build-bins` first",
+            dir.display()
+        );
+        let stale: Vec<String> = FUNCTIONS.iter().filter_map(|f| stale(&dir, f.name)).collect();
+        assert!(
+            stale.is_empty(),
+            "{} holds binaries that are not what `scripts/build-bins` builds from these sources:\n  {}\nrun `scripts/build-bins` first",
+            dir.display(),
+            stale.join("\n  ")
+        );
+        dir
+    })
+    .clone()
+}
+
+/// Why the binary `name` in `dir` is not what the sources build, if it is not.
+///
+/// Older than a source: cargo's dep-info beside the binary (`<name>.d`) lists every file of the
+/// workspace it was built from (the function crate and its path dependencies), which are the
+/// files cargo's own freshness check compares; a binary built on another commit is older than
+/// the files a checkout changed. Cargo.lock and the manifests are left out: a change there that
+/// leaves a function's dependencies as they are does not relink it, so comparing them would fail
+/// forever after `scripts/build-bins`.
+///
+/// Without the clock hook: a plain `cargo build` builds the functions without crates/cli, so
+/// without fleetshift-clock's `client-context` feature, into the same files; such a binary ignores
+/// the virtual time its invocations carry (scripts/sam-build checks the converse by the same name).
+fn stale(dir: &Path, name: &str) -> Option<String> {
+    let binary = dir.join(name);
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .expect("the binary exists");
+    let dep_info = dir.join(format!("{name}.d"));
+    let Ok(text) = std::fs::read_to_string(&dep_info) else {
+        return Some(format!(
+            "{name}: no {} to tell which sources it is built from",
+            dep_info.display()
+        ));
+    };
+    let sources = dep_info_sources(&text);
+    if sources.is_empty() {
+        return Some(format!("{name}: {} names no sources", dep_info.display()));
+    }
+    for source in sources {
+        match std::fs::metadata(&source).and_then(|m| m.modified()) {
+            Ok(changed) if changed > built => {
+                let by = changed.duration_since(built).unwrap_or_default();
+                return Some(format!(
+                    "{name}: {source} changed {}s after the binary was built",
+                    by.as_secs()
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => return Some(format!("{name}: built from {source}, which is gone")),
+        }
+    }
+    let bytes = std::fs::read(&binary).expect("the binary is readable");
+    let hook = b"FLEETSHIFT_VIRTUAL_TIME";
+    if !bytes.windows(hook.len()).any(|w| w == hook) {
+        return Some(format!(
+            "{name}: built without the offline stack's clock hook (fleetshift-clock feature \
+             client-context), e.g. by a plain `cargo build`"
+        ));
+    }
+    None
+}
+
+/// The prerequisites of the one rule of a dep-info file (`target: a.rs b\ c.rs`), spaces in a
+/// path escaped with a backslash as make has them.
+fn dep_info_sources(text: &str) -> Vec<String> {
+    let rule = text.lines().next().unwrap_or_default();
+    let Some((_, prerequisites)) = rule.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    let mut current = String::new();
+    let mut chars = prerequisites.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ' ' => {
+                if !current.is_empty() {
+                    sources.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        sources.push(current);
+    }
+    sources
+}
+
+#[test]
+fn dep_info_prerequisites_are_split_on_unescaped_spaces() {
+    let text =
+        "/t/debug/f: /w/crates/core/src/lib.rs /w/my\\ dir/main.rs\n\n/w/crates/core/src/lib.rs:\n";
+    assert_eq!(
+        dep_info_sources(text),
+        ["/w/crates/core/src/lib.rs", "/w/my dir/main.rs"]
     );
-    dir
 }
 
 fn ws_id(i: usize) -> String {
