@@ -167,17 +167,6 @@ impl AwsError {
             ..Self::classify(operation, err)
         }
     }
-
-    /// Whether Step Functions will retry this class.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::OperationInProgress
-                | ErrorKind::ResourceUnavailable
-                | ErrorKind::Throttling
-                | ErrorKind::ServiceUnavailable
-        )
-    }
 }
 
 impl fmt::Display for AwsError {

@@ -8,15 +8,24 @@
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_sdk_workspaces::operation::describe_custom_workspace_image_import::DescribeCustomWorkspaceImageImportError;
 use aws_sdk_workspaces::types::CustomWorkspaceImageImportState as State;
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::{AwsError, ErrorKind, Violations, error_type, validate};
+use fleetshift_core::diagnostic::{ErrorType, Operation};
+use fleetshift_core::{AwsError, ErrorKind, Violations, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-const OPERATION: &str = "DescribeCustomWorkspaceImageImport";
+const OPERATION: Operation<DescribeCustomWorkspaceImageImportError> =
+    Operation::new("DescribeCustomWorkspaceImageImport", |e| {
+        Some(if e.is_access_denied_exception() {
+            ErrorKind::AccessDenied
+        } else if e.is_resource_not_found_exception() {
+            ErrorKind::NotFound
+        } else {
+            return None;
+        })
+    });
 
 /// The deadline when the input names `waitingSince` but no `deadlineMinutes` (the plan's default
 /// `polling.imageDeadlineMinutes`).
@@ -78,18 +87,16 @@ pub enum Error {
     Aws(AwsError),
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(err: Error) -> Self {
-        let error_type = match &err {
-            Error::InvalidInput(_) => error_type::INVALID_PLAN,
-            Error::Aws(e) => e.kind.error_type(),
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
+impl ErrorType for Error {
+    fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(v) => v.error_type(),
+            Error::Aws(e) => e.error_type(),
         }
     }
 }
+
+fleetshift_core::impl_diagnostic!(Error);
 
 /// The WorkSpaces client of the image's Region.
 #[derive(Clone, Debug)]
@@ -143,15 +150,7 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
         .send()
         .await
         .map_err(|err| {
-            let classified = match err.as_service_error() {
-                Some(e) if e.is_access_denied_exception() => {
-                    AwsError::from_kind(ErrorKind::AccessDenied, OPERATION, &err)
-                }
-                Some(e) if e.is_resource_not_found_exception() => {
-                    AwsError::from_kind(ErrorKind::NotFound, OPERATION, &err)
-                }
-                _ => AwsError::classify(OPERATION, &err),
-            };
+            let classified = OPERATION.classify(&err);
             warn!(error = %DisplayErrorContext(&err), kind = ?classified.kind, "DescribeCustomWorkspaceImageImport failed");
             Error::Aws(classified)
         })?;
@@ -206,9 +205,9 @@ fn check(input: &Input) -> Result<Option<SystemTime>, Violations> {
     );
     let since = match &input.waiting_since {
         None => None,
-        Some(s) => match DateTime::from_str(s, Format::DateTime).map(SystemTime::try_from) {
-            Ok(Ok(t)) => Some(t),
-            _ => {
+        Some(s) => match rfc3339::parse(s) {
+            Some(t) => Some(t),
+            None => {
                 v.push(
                     "waitingSince",
                     format!(

@@ -14,6 +14,9 @@ use aws_smithy_types::body::SdkBody;
 use lambda_runtime::Diagnostic;
 use serde_json::json;
 
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+
 use super::*;
 
 const IMAGE: &str = "wsi-abcd12345";
@@ -313,8 +316,10 @@ async fn throttling_from_the_wire_is_retryable() {
     let Error::Aws(aws) = &err else {
         panic!("expected Aws, got {err:?}");
     };
-    assert!(aws.is_retryable());
+    // Throttling is one of the classes the state machine retries (its own, longer backoff).
+    assert_eq!(aws.kind, ErrorKind::Throttling);
     assert_eq!(aws.code.as_deref(), Some("ThrottlingException"));
+    assert_eq!(aws.message, "Rate exceeded");
     assert_eq!(Diagnostic::from(err).error_type, "ThrottlingException");
 }
 
