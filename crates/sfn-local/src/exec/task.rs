@@ -1,15 +1,19 @@
 //! The Task state: its resource (a Lambda function, `lambda:invoke`, another integration), the
-//! handler call under the Task's timeouts and heartbeats, and the events and result AWS records.
+//! input it sends, and the events and result AWS records. The handler call itself, under the
+//! Task's timeouts and heartbeats, is in [`call`].
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
 use super::{Branch, Failure, PAYLOAD_LIMIT, Run, error_details, exec_timeout, io_details, text};
 use crate::definition::{Seconds, State, TaskSpec};
-use crate::engine::{Beats, HEARTBEATS, TaskContext, function_key};
+use crate::engine::function_key;
 use crate::path::Scope;
+
+mod call;
+
+use call::CallError;
 
 enum Resource {
     /// `arn:aws:lambda:...:function:NAME`: the input is the payload, the result is the output.
@@ -47,6 +51,295 @@ fn classify(resource: &str) -> Resource {
     Resource::Other {
         resource_type: "activity".into(),
         resource: resource.to_string(),
+    }
+}
+
+/// One attempt of a Task: what it calls, with which parameters, under which limits.
+struct Call<'a> {
+    spec: &'a TaskSpec,
+    resource: Resource,
+    /// The effective parameters (what TaskScheduled shows, and where `LogType` is read).
+    params: Value,
+    /// The Lambda function named (bare or by ARN), or the resource ARN of another integration.
+    function: String,
+    /// The TimeoutSeconds and HeartbeatSeconds resolved for this attempt.
+    timeout: Option<u64>,
+    heartbeat: Option<u64>,
+}
+
+impl Call<'_> {
+    fn is_direct(&self) -> bool {
+        matches!(self.resource, Resource::LambdaDirect { .. })
+    }
+
+    /// The `resourceType` and `resource` of the Task events (empty for a Lambda ARN).
+    fn type_and_name(&self) -> (&str, &str) {
+        match &self.resource {
+            Resource::LambdaDirect { .. } => ("", ""),
+            Resource::LambdaInvoke => ("lambda", "invoke"),
+            Resource::Other {
+                resource_type,
+                resource,
+            } => (resource_type.as_str(), resource.as_str()),
+        }
+    }
+
+    fn with_res(&self, mut m: Map<String, Value>) -> Value {
+        let (res_type, res_name) = self.type_and_name();
+        m.insert("resource".into(), Value::from(res_name));
+        m.insert("resourceType".into(), Value::from(res_type));
+        Value::Object(m)
+    }
+
+    /// A result over the payload limit fails the Task, named by its resource.
+    fn within_limit(&self, v: Value) -> Result<Value, CallError> {
+        let size = serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0);
+        if size > PAYLOAD_LIMIT {
+            let who = if self.is_direct() {
+                self.spec.resource.as_str()
+            } else {
+                self.type_and_name().0
+            };
+            return Err(CallError::Failed(Failure::new(
+                "States.DataLimitExceeded",
+                Some(format!(
+                    "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+                )),
+            )));
+        }
+        Ok(v)
+    }
+}
+
+/// How an attempt ended, for its closing event.
+enum End {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Run {
+    pub(super) async fn task_attempt(
+        &self,
+        st: &State,
+        spec: &TaskSpec,
+        raw: &Value,
+        ctx: &Value,
+        br: &mut Branch,
+        entered: u64,
+    ) -> Result<Value, Failure> {
+        let (call, payload) = self.task_call(st, spec, raw, ctx, br, entered)?;
+        self.limit_input(st, &payload)?;
+        self.emit_task_started(br, &call);
+        let (request_id, outcome) = self.invoke(st, &call, payload).await;
+        match outcome.and_then(|v| call.within_limit(v)) {
+            Ok(v) => {
+                let result = self.task_result(&call, v, &request_id);
+                self.emit_task_end(br, &call, End::Succeeded, io_details("output", &result));
+                self.finish(st, raw, ctx, result, entered, br)
+            }
+            Err(CallError::Failed(f)) => {
+                self.emit_task_end(br, &call, End::Failed, error_details(&f));
+                Err(f)
+            }
+            Err(CallError::ExecTimedOut) => Err(exec_timeout()),
+            Err(e @ (CallError::TimedOut | CallError::HeartbeatTimedOut)) => {
+                let name = match e {
+                    CallError::HeartbeatTimedOut => "States.HeartbeatTimeout",
+                    _ => "States.Timeout",
+                };
+                let f = Failure::new(name, None);
+                self.emit_task_end(br, &call, End::TimedOut, error_details(&f));
+                Err(f)
+            }
+        }
+    }
+
+    /// The attempt's call and the payload its handler receives, from the state's input.
+    fn task_call<'a>(
+        &self,
+        st: &State,
+        spec: &'a TaskSpec,
+        raw: &Value,
+        ctx: &Value,
+        br: &Branch,
+        entered: u64,
+    ) -> Result<(Call<'a>, Value), Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let eff = st.input_path.apply(raw, ctx).map_err(rt)?;
+        let params = match &st.parameters {
+            Some(t) => t
+                .eval(&Scope {
+                    input: &eff,
+                    context: ctx,
+                    rng: br.draws.as_ref(),
+                })
+                .map_err(rt)?,
+            None => eff,
+        };
+        let (timeout, heartbeat) = {
+            let scope = Scope {
+                input: raw,
+                context: ctx,
+                rng: br.draws.as_ref(),
+            };
+            (
+                task_seconds(spec.timeout.as_ref(), "TimeoutSecondsPath", &scope, rt)?,
+                task_seconds(spec.heartbeat.as_ref(), "HeartbeatSecondsPath", &scope, rt)?,
+            )
+        };
+        let resource = classify(&spec.resource);
+        let (function, payload) = match &resource {
+            Resource::LambdaDirect { name, .. } => (name.clone(), params.clone()),
+            Resource::LambdaInvoke => {
+                let fname = params
+                    .get("FunctionName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        rt(
+                            "The lambda:invoke integration needs a FunctionName parameter"
+                                .to_string(),
+                        )
+                    })?;
+                // The payload goes to Lambda as JSON text: a string is sent as it is.
+                let payload = match params.get("Payload") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(Value::String(s)) => {
+                        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
+                    }
+                    Some(p) => p.clone(),
+                };
+                (fname.to_string(), payload)
+            }
+            Resource::Other { .. } => (spec.resource.clone(), params.clone()),
+        };
+        let call = Call {
+            spec,
+            resource,
+            params,
+            function,
+            timeout,
+            heartbeat,
+        };
+        Ok((call, payload))
+    }
+
+    /// `LambdaFunctionScheduled` and `LambdaFunctionStarted` for a Lambda ARN, `TaskScheduled`
+    /// and `TaskStarted` for an integration.
+    fn emit_task_started(&self, br: &mut Branch, call: &Call<'_>) {
+        if let Resource::LambdaDirect { arn, .. } = &call.resource {
+            let mut d = io_details("input", &call.params);
+            d.insert("resource".into(), Value::from(arn.as_str()));
+            if let Some(t) = call.timeout {
+                d.insert("timeoutInSeconds".into(), Value::from(t));
+            }
+            self.emit(
+                br,
+                "LambdaFunctionScheduled",
+                Some(("lambdaFunctionScheduledEventDetails", Value::Object(d))),
+            );
+            self.emit(br, "LambdaFunctionStarted", None);
+        } else {
+            let mut d = Map::new();
+            d.insert("parameters".into(), text(&call.params));
+            d.insert(
+                "region".into(),
+                Value::from(self.engine.inner.region.as_str()),
+            );
+            if let Some(t) = call.timeout {
+                d.insert("timeoutInSeconds".into(), Value::from(t));
+            }
+            // The resolved value, from HeartbeatSeconds or HeartbeatSecondsPath alike.
+            if let Some(h) = call.heartbeat {
+                d.insert("heartbeatInSeconds".into(), Value::from(h));
+            }
+            self.emit(
+                br,
+                "TaskScheduled",
+                Some(("taskScheduledEventDetails", call.with_res(d))),
+            );
+            self.emit(
+                br,
+                "TaskStarted",
+                Some(("taskStartedEventDetails", call.with_res(Map::new()))),
+            );
+        }
+    }
+
+    /// The attempt's closing event: `LambdaFunction...` for a Lambda ARN, `Task...` otherwise.
+    fn emit_task_end(&self, br: &mut Branch, call: &Call<'_>, end: End, d: Map<String, Value>) {
+        let (lambda, task) = match end {
+            End::Succeeded => (
+                (
+                    "LambdaFunctionSucceeded",
+                    "lambdaFunctionSucceededEventDetails",
+                ),
+                ("TaskSucceeded", "taskSucceededEventDetails"),
+            ),
+            End::Failed => (
+                ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+                ("TaskFailed", "taskFailedEventDetails"),
+            ),
+            End::TimedOut => (
+                (
+                    "LambdaFunctionTimedOut",
+                    "lambdaFunctionTimedOutEventDetails",
+                ),
+                ("TaskTimedOut", "taskTimedOutEventDetails"),
+            ),
+        };
+        if call.is_direct() {
+            self.emit(br, lambda.0, Some((lambda.1, Value::Object(d))));
+        } else {
+            self.emit(br, task.0, Some((task.1, call.with_res(d))));
+        }
+    }
+
+    /// The Task's result: the handler's output, in Lambda's response envelope for
+    /// `lambda:invoke`.
+    fn task_result(&self, call: &Call<'_>, v: Value, request_id: &str) -> Value {
+        let Resource::LambdaInvoke = call.resource else {
+            return v;
+        };
+        let mut env = lambda_envelope(v, request_id, self.now());
+        if call.params.get("LogType").and_then(Value::as_str) == Some("Tail") {
+            use base64::Engine as _;
+            let log = format!(
+                "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
+            );
+            let log = base64::engine::general_purpose::STANDARD.encode(log);
+            // Lambda returns the log tail as a header too, and the envelope
+            // shows every header.
+            let http = &mut env["SdkHttpMetadata"];
+            http["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([log]);
+            http["HttpHeaders"]["X-Amz-Log-Result"] = Value::from(log.as_str());
+            env["LogResult"] = Value::from(log);
+        }
+        env
+    }
+}
+
+/// A Task's TimeoutSeconds or HeartbeatSeconds: the fixed number, or the positive integer
+/// its Path selects from the state's raw input (`field` names the Path in the error).
+fn task_seconds(
+    seconds: Option<&Seconds>,
+    field: &str,
+    scope: &Scope<'_>,
+    rt: impl Fn(String) -> Failure,
+) -> Result<Option<u64>, Failure> {
+    match seconds {
+        None => Ok(None),
+        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Path(q)) => {
+            let v = q.eval(scope).map_err(&rt)?;
+            match v.as_u64().filter(|n| *n > 0) {
+                Some(n) => Ok(Some(n)),
+                None => Err(rt(format!(
+                    "The {field} parameter does not reference a positive integer: {} == {v}",
+                    q.text()
+                ))),
+            }
+        }
     }
 }
 
@@ -127,440 +420,6 @@ fn lambda_envelope(payload: Value, request_id: &str, now: SystemTime) -> Value {
         "SdkResponseMetadata": {"RequestId": request_id},
         "StatusCode": 200
     })
-}
-
-enum CallError {
-    Failed(Failure),
-    TimedOut,
-    /// No heartbeat within HeartbeatSeconds.
-    HeartbeatTimedOut,
-    /// The execution's own TimeoutSeconds ran out while the handler ran: no task event.
-    ExecTimedOut,
-}
-
-impl Run {
-    pub(super) async fn task_attempt(
-        &self,
-        st: &State,
-        spec: &TaskSpec,
-        raw: &Value,
-        ctx: &Value,
-        br: &mut Branch,
-        entered: u64,
-    ) -> Result<Value, Failure> {
-        let rt = |m: String| self.runtime(&st.name, entered, m);
-        let eff = st.input_path.apply(raw, ctx).map_err(rt)?;
-        let params = match &st.parameters {
-            Some(t) => t
-                .eval(&Scope {
-                    input: &eff,
-                    context: ctx,
-                    rng: br.draws.as_ref(),
-                })
-                .map_err(rt)?,
-            None => eff,
-        };
-        let (timeout, heartbeat) = {
-            let scope = Scope {
-                input: raw,
-                context: ctx,
-                rng: br.draws.as_ref(),
-            };
-            (
-                task_seconds(spec.timeout.as_ref(), "TimeoutSecondsPath", &scope, rt)?,
-                task_seconds(spec.heartbeat.as_ref(), "HeartbeatSecondsPath", &scope, rt)?,
-            )
-        };
-        let resource = classify(&spec.resource);
-        let (function, payload) = match &resource {
-            Resource::LambdaDirect { name, .. } => (name.clone(), params.clone()),
-            Resource::LambdaInvoke => {
-                let fname = params
-                    .get("FunctionName")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        rt(
-                            "The lambda:invoke integration needs a FunctionName parameter"
-                                .to_string(),
-                        )
-                    })?;
-                // The payload goes to Lambda as JSON text: a string is sent as it is.
-                let payload = match params.get("Payload") {
-                    None | Some(Value::Null) => json!({}),
-                    Some(Value::String(s)) => {
-                        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
-                    }
-                    Some(p) => p.clone(),
-                };
-                (fname.to_string(), payload)
-            }
-            Resource::Other { .. } => (spec.resource.clone(), params.clone()),
-        };
-        self.limit_input(st, &payload)?;
-        let (res_type, res_name) = match &resource {
-            Resource::LambdaDirect { .. } => ("", ""),
-            Resource::LambdaInvoke => ("lambda", "invoke"),
-            Resource::Other {
-                resource_type,
-                resource,
-            } => (resource_type.as_str(), resource.as_str()),
-        };
-        let is_direct = matches!(resource, Resource::LambdaDirect { .. });
-        let with_res = |mut m: Map<String, Value>| {
-            m.insert("resource".into(), Value::from(res_name));
-            m.insert("resourceType".into(), Value::from(res_type));
-            Value::Object(m)
-        };
-
-        // Scheduled, Started
-        if let Resource::LambdaDirect { arn, .. } = &resource {
-            let mut d = io_details("input", &params);
-            d.insert("resource".into(), Value::from(arn.as_str()));
-            if let Some(t) = timeout {
-                d.insert("timeoutInSeconds".into(), Value::from(t));
-            }
-            self.emit(
-                br,
-                "LambdaFunctionScheduled",
-                Some(("lambdaFunctionScheduledEventDetails", Value::Object(d))),
-            );
-            self.emit(br, "LambdaFunctionStarted", None);
-        } else {
-            let mut d = Map::new();
-            d.insert("parameters".into(), text(&params));
-            d.insert(
-                "region".into(),
-                Value::from(self.engine.inner.region.as_str()),
-            );
-            if let Some(t) = timeout {
-                d.insert("timeoutInSeconds".into(), Value::from(t));
-            }
-            // The resolved value, from HeartbeatSeconds or HeartbeatSecondsPath alike.
-            if let Some(h) = heartbeat {
-                d.insert("heartbeatInSeconds".into(), Value::from(h));
-            }
-            self.emit(
-                br,
-                "TaskScheduled",
-                Some(("taskScheduledEventDetails", with_res(d))),
-            );
-            self.emit(
-                br,
-                "TaskStarted",
-                Some(("taskStartedEventDetails", with_res(Map::new()))),
-            );
-        }
-
-        let handler = {
-            let h = self
-                .engine
-                .inner
-                .handlers
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            let key = if matches!(resource, Resource::Other { .. }) {
-                spec.resource.clone()
-            } else {
-                function_key(&function)
-            };
-            h.get(&key).cloned()
-        };
-        let request_id = if is_direct && handler.is_some() {
-            String::new()
-        } else {
-            crate::intrinsics::uuid_v4()
-        };
-        let outcome: Result<Value, CallError> = match handler {
-            None => {
-                let (error, cause) = match &resource {
-                    Resource::Other { .. } => (
-                        "States.Runtime".to_string(),
-                        format!("No handler is registered for resource '{}'", spec.resource),
-                    ),
-                    _ => (
-                        "Lambda.ResourceNotFoundException".to_string(),
-                        format!(
-                            "Function not found: arn:aws:lambda:{}:{}:function:{}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {request_id}; Proxy: null)",
-                            self.engine.inner.region,
-                            self.engine.inner.account,
-                            function_key(&function)
-                        ),
-                    ),
-                };
-                Err(CallError::Failed(Failure::new(error, Some(cause))))
-            }
-            Some(h) => {
-                let tctx = TaskContext {
-                    execution_arn: self.exec_arn.clone(),
-                    execution_name: self.exec_name.clone(),
-                    state_name: st.name.clone(),
-                    function: function_key(&function),
-                    invoked: if matches!(resource, Resource::LambdaDirect { .. }) {
-                        spec.resource.clone()
-                    } else {
-                        function.clone()
-                    },
-                    now: self.now(),
-                };
-                let beats = heartbeat.map(|h| {
-                    let b = Arc::new(Mutex::new(Beats {
-                        times: Vec::new(),
-                        last_wall: std::time::Instant::now(),
-                    }));
-                    (Duration::from_secs(h), b)
-                });
-                let fut = h.call(payload, tctx);
-                // None: no heartbeat came in time on the wall clock.
-                let fut = async {
-                    match &beats {
-                        None => Some(fut.await),
-                        Some((h, b)) => {
-                            HEARTBEATS
-                                .scope(b.clone(), watch_heartbeats(fut, b, *h))
-                                .await
-                        }
-                    }
-                };
-                let cap = self.engine.inner.handler_time_limit;
-                if self.virtual_time {
-                    let start = fleetshift_clock::now();
-                    // The handler's window: its own TimeoutSeconds, or what is left of the
-                    // execution's, whichever ends first.
-                    let task_end = timeout.map(|t| start + Duration::from_secs(t));
-                    // A handler that hangs or waits on real I/O (a Lambda process) does not
-                    // advance virtual time: the window also holds on the wall clock, and so
-                    // does the engine's handler time limit.
-                    let guard = [
-                        timeout.map(Duration::from_secs),
-                        self.deadline
-                            .map(|d| d.duration_since(start).unwrap_or_default()),
-                        cap,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                    let scoped = fleetshift_clock::scope(start, fut);
-                    let ran = match guard {
-                        None => Some(scoped.await),
-                        Some(g) => tokio::time::timeout(g, scoped).await.ok(),
-                    };
-                    // When it ended; None while still running when a wall-clock guard ran
-                    // out: then it is past its whole window.
-                    let finished = match &ran {
-                        Some((Some(_), end)) => Some(*end),
-                        _ => None,
-                    };
-                    let past = |limit: SystemTime| finished.is_none_or(|end| end > limit);
-                    // The first gap between heartbeats (from the start, to the end) too long.
-                    let hb_end = beats.as_ref().and_then(|(h, b)| {
-                        let b = b.lock().unwrap_or_else(|e| e.into_inner());
-                        let mut from = start;
-                        for t in b.times.iter().copied().chain(finished) {
-                            if t > from + *h {
-                                return Some(from + *h);
-                            }
-                            from = from.max(t);
-                        }
-                        finished.is_none().then_some(from + *h)
-                    });
-                    // The earliest window to close wins; at a tie the Task's own timeout.
-                    let closed = [
-                        task_end.filter(|t| past(*t)).map(|t| (t, 0)),
-                        self.deadline.filter(|d| past(*d)).map(|d| (d, 1)),
-                        hb_end.map(|t| (t, 2)),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                    match (closed, ran) {
-                        (Some((t, which)), _) => {
-                            fleetshift_clock::advance_to(t);
-                            Err(match which {
-                                0 => CallError::TimedOut,
-                                1 => CallError::ExecTimedOut,
-                                _ => CallError::HeartbeatTimedOut,
-                            })
-                        }
-                        (None, Some((Some(r), end))) => {
-                            fleetshift_clock::advance_to(end);
-                            r.map_err(|e| CallError::Failed(lambda_failure(&e)))
-                        }
-                        // only the engine's limit: it ran that long
-                        (None, _) => {
-                            fleetshift_clock::advance_to(start + cap.unwrap_or_default());
-                            Err(CallError::TimedOut)
-                        }
-                    }
-                } else {
-                    let limit = [timeout.map(Duration::from_secs), cap]
-                        .into_iter()
-                        .flatten()
-                        .min();
-                    let ran = match limit {
-                        Some(t) => tokio::time::timeout(t, fut).await.ok(),
-                        None => Some(fut.await),
-                    };
-                    match ran {
-                        Some(Some(r)) => r.map_err(|e| CallError::Failed(lambda_failure(&e))),
-                        Some(None) => Err(CallError::HeartbeatTimedOut),
-                        None => Err(CallError::TimedOut),
-                    }
-                }
-            }
-        };
-        let outcome = outcome.and_then(|v| {
-            let size = serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0);
-            if size > PAYLOAD_LIMIT {
-                let who = if is_direct { spec.resource.as_str() } else { res_type };
-                return Err(CallError::Failed(Failure::new(
-                    "States.DataLimitExceeded",
-                    Some(format!(
-                        "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
-                    )),
-                )));
-            }
-            Ok(v)
-        });
-        match outcome {
-            Ok(v) => {
-                let result = match resource {
-                    Resource::LambdaInvoke => {
-                        let mut env = lambda_envelope(v, &request_id, self.now());
-                        if params.get("LogType").and_then(Value::as_str) == Some("Tail") {
-                            use base64::Engine as _;
-                            let log = format!(
-                                "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
-                            );
-                            let log = base64::engine::general_purpose::STANDARD.encode(log);
-                            // Lambda returns the log tail as a header too, and the envelope
-                            // shows every header.
-                            let http = &mut env["SdkHttpMetadata"];
-                            http["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([log]);
-                            http["HttpHeaders"]["X-Amz-Log-Result"] = Value::from(log.as_str());
-                            env["LogResult"] = Value::from(log);
-                        }
-                        env
-                    }
-                    _ => v,
-                };
-                if is_direct {
-                    self.emit(
-                        br,
-                        "LambdaFunctionSucceeded",
-                        Some((
-                            "lambdaFunctionSucceededEventDetails",
-                            Value::Object(io_details("output", &result)),
-                        )),
-                    );
-                } else {
-                    self.emit(
-                        br,
-                        "TaskSucceeded",
-                        Some((
-                            "taskSucceededEventDetails",
-                            with_res(io_details("output", &result)),
-                        )),
-                    );
-                }
-                self.finish(st, raw, ctx, result, entered, br)
-            }
-            Err(CallError::Failed(f)) => {
-                if is_direct {
-                    self.emit(
-                        br,
-                        "LambdaFunctionFailed",
-                        Some((
-                            "lambdaFunctionFailedEventDetails",
-                            Value::Object(error_details(&f)),
-                        )),
-                    );
-                } else {
-                    self.emit(
-                        br,
-                        "TaskFailed",
-                        Some(("taskFailedEventDetails", with_res(error_details(&f)))),
-                    );
-                }
-                Err(f)
-            }
-            Err(CallError::ExecTimedOut) => Err(exec_timeout()),
-            Err(e @ (CallError::TimedOut | CallError::HeartbeatTimedOut)) => {
-                let name = match e {
-                    CallError::HeartbeatTimedOut => "States.HeartbeatTimeout",
-                    _ => "States.Timeout",
-                };
-                let f = Failure::new(name, None);
-                if is_direct {
-                    self.emit(
-                        br,
-                        "LambdaFunctionTimedOut",
-                        Some((
-                            "lambdaFunctionTimedOutEventDetails",
-                            Value::Object(error_details(&f)),
-                        )),
-                    );
-                } else {
-                    self.emit(
-                        br,
-                        "TaskTimedOut",
-                        Some(("taskTimedOutEventDetails", with_res(error_details(&f)))),
-                    );
-                }
-                Err(f)
-            }
-        }
-    }
-}
-
-/// Runs a handler's future until it ends, or until `h` of wall-clock time passes without a
-/// heartbeat (then None).
-async fn watch_heartbeats(
-    mut fut: crate::engine::HandlerFuture,
-    beats: &Mutex<Beats>,
-    h: Duration,
-) -> Option<Result<Value, crate::engine::TaskFailure>> {
-    loop {
-        let last = beats.lock().unwrap_or_else(|e| e.into_inner()).last_wall;
-        match tokio::time::timeout_at((last + h).into(), &mut fut).await {
-            Ok(r) => return Some(r),
-            Err(_) => {
-                if beats.lock().unwrap_or_else(|e| e.into_inner()).last_wall == last {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-/// A Task's TimeoutSeconds or HeartbeatSeconds: the fixed number, or the positive integer
-/// its Path selects from the state's raw input (`field` names the Path in the error).
-fn task_seconds(
-    seconds: Option<&Seconds>,
-    field: &str,
-    scope: &Scope<'_>,
-    rt: impl Fn(String) -> Failure,
-) -> Result<Option<u64>, Failure> {
-    match seconds {
-        None => Ok(None),
-        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
-        Some(Seconds::Path(q)) => {
-            let v = q.eval(scope).map_err(&rt)?;
-            match v.as_u64().filter(|n| *n > 0) {
-                Some(n) => Ok(Some(n)),
-                None => Err(rt(format!(
-                    "The {field} parameter does not reference a positive integer: {} == {v}",
-                    q.text()
-                ))),
-            }
-        }
-    }
-}
-
-/// A handler's failure as Step Functions reports it: the error name is the `errorType`, the
-/// cause is the Lambda error payload.
-fn lambda_failure(e: &crate::engine::TaskFailure) -> Failure {
-    let cause = json!({"errorMessage": e.error_message, "errorType": e.error_type});
-    Failure::new(e.error_type.clone(), Some(cause.to_string()))
 }
 
 #[cfg(test)]
