@@ -16,6 +16,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::diagnostic::{ErrorType, Operation};
 use fleetshift_core::{AwsError, ErrorKind, Plan, Violations, error_type};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,19 +56,43 @@ pub enum Error {
     Aws(#[from] AwsError),
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(err: Error) -> Self {
-        let error_type = match &err {
-            Error::InvalidInput(_) => error_type::INVALID_PLAN,
+impl ErrorType for Error {
+    fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(v) => v.error_type(),
             Error::Foreign(_) => error_type::FOREIGN_EVENT,
-            Error::Aws(e) => e.kind.error_type(),
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
+            Error::Aws(e) => e.error_type(),
         }
     }
 }
+
+fleetshift_core::impl_diagnostic!(Error);
+
+/// StartExecution's modeled errors. `ExecutionAlreadyExists` is not among them: it is the
+/// answer to a plan sent again, handled as success before classification.
+const START_EXECUTION: Operation<StartExecutionError> = Operation::new("StartExecution", |e| {
+    Some(
+        if e.is_invalid_name()
+            || e.is_invalid_execution_input()
+            || e.is_invalid_arn()
+            || e.is_validation_exception()
+        {
+            ErrorKind::InvalidRequest
+        } else if e.is_state_machine_does_not_exist() || e.is_state_machine_deleting() {
+            ErrorKind::NotFound
+        } else if e.is_execution_limit_exceeded() {
+            ErrorKind::LimitExceeded
+        } else if e.is_kms_throttling_exception() {
+            ErrorKind::Throttling
+        } else if e.is_kms_access_denied_exception() {
+            ErrorKind::AccessDenied
+        } else if e.is_kms_invalid_state_exception() {
+            ErrorKind::InvalidResourceState
+        } else {
+            return None;
+        },
+    )
+});
 
 /// The stack's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,7 +251,7 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
         {
             let execution_arn = execution_arn(arn, &name).ok_or_else(|| AwsError {
                 kind: ErrorKind::Unexpected,
-                operation: "StartExecution",
+                operation: START_EXECUTION.name,
                 code: Some("ExecutionAlreadyExists".to_owned()),
                 message: format!("cannot derive an execution ARN from {arn}"),
             })?;
@@ -256,33 +281,7 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
             })
         }
         Err(err) => {
-            let kind = err.as_service_error().and_then(|e| {
-                Some(
-                    if e.is_invalid_name()
-                        || e.is_invalid_execution_input()
-                        || e.is_invalid_arn()
-                        || e.is_validation_exception()
-                    {
-                        ErrorKind::InvalidRequest
-                    } else if e.is_state_machine_does_not_exist() || e.is_state_machine_deleting() {
-                        ErrorKind::NotFound
-                    } else if e.is_execution_limit_exceeded() {
-                        ErrorKind::LimitExceeded
-                    } else if e.is_kms_throttling_exception() {
-                        ErrorKind::Throttling
-                    } else if e.is_kms_access_denied_exception() {
-                        ErrorKind::AccessDenied
-                    } else if e.is_kms_invalid_state_exception() {
-                        ErrorKind::InvalidResourceState
-                    } else {
-                        return None;
-                    },
-                )
-            });
-            let classified = match kind {
-                Some(kind) => AwsError::from_kind(kind, "StartExecution", &err),
-                None => AwsError::classify("StartExecution", &err),
-            };
+            let classified = START_EXECUTION.classify(&err);
             warn!(execution_name = %name, kind = ?classified.kind, error = %DisplayErrorContext(&err), "StartExecution failed");
             Err(classified.into())
         }
