@@ -741,15 +741,37 @@ mod tests {
         );
     }
 
+    /// The normalised `valid()` plan as [`write_canonical`] must write it: the defaults filled in
+    /// (maxConcurrency 25, the polling defaults, the hub's stream), each WorkSpace's bundle and
+    /// standby resolved, keys sorted, no spaces.
+    const VALID_CANONICAL: &str = r#"{"bundleId":"wsb-abcd12345","hub":{"progressUpdateStream":"fleetshift"},"lexBots":[{"migrationStrategy":"CREATE_NEW","v1BotName":"OrderFlowers","v1BotVersion":"$LATEST","v2BotName":"order-flowers","v2BotRole":"arn:aws:iam::123456789012:role/LexV2"}],"maxConcurrency":25,"polling":{"botDeadlineMinutes":60,"botPollSeconds":60,"imageDeadlineMinutes":240,"imagePollSeconds":300,"migrationDeadlineMinutes":90,"migrationFirstCheckSeconds":3600,"migrationIntervalSeconds":600},"standby":{"dataReplication":"PRIMARY_AS_SOURCE","directoryId":"d-1234567890","region":"us-west-2"},"waveId":"wave-1","workspaces":[{"bundleId":"wsb-abcd12345","standby":true,"workspaceId":"ws-abcd12345"},{"bundleId":"wsb-zzzz99999","standby":false,"workspaceId":"ws-abcd12346"}]}"#;
+
     #[test]
-    fn execution_name_is_stable_and_valid() {
+    fn execution_name_is_the_wave_id_and_a_hash_of_the_normalised_plan() {
         let p = Plan::parse(&valid()).unwrap();
-        let a = p.execution_name();
-        assert_eq!(a, Plan::parse(&valid()).unwrap().execution_name());
-        assert!(a.starts_with("wave-1-") && a.len() <= 80);
+        let mut canonical = String::new();
+        write_canonical(&serde_json::to_value(&p).unwrap(), &mut canonical);
+        assert_eq!(canonical, VALID_CANONICAL);
+        // Golden values, computed outside this code: the normalised plan written by hand as a
+        // Python dict, `json.dumps(plan, sort_keys=True, separators=(',', ':'))` (the same bytes
+        // as VALID_CANONICAL), then `printf '%s' "$VALID_CANONICAL" | sha256sum`, first 16 hex
+        // digits: e6f66673049ce676b93f932dd53f2b8c... and, with maxConcurrency 5,
+        // 39e493989f3efcb1f8612e5f98780bef...
+        assert_eq!(p.execution_name(), "wave-1-e6f66673049ce676");
         let mut other = valid();
         other["maxConcurrency"] = json!(5);
-        assert_ne!(a, Plan::parse(&other).unwrap().execution_name());
+        assert_eq!(
+            Plan::parse(&other).unwrap().execution_name(),
+            "wave-1-39e493989f3efcb1"
+        );
+        // A plan spelling the defaults out is the same plan.
+        let mut explicit = valid();
+        explicit["maxConcurrency"] = json!(25);
+        explicit["hub"] = json!({"progressUpdateStream": "fleetshift"});
+        assert_eq!(
+            Plan::parse(&explicit).unwrap().execution_name(),
+            "wave-1-e6f66673049ce676"
+        );
     }
 
     #[test]
