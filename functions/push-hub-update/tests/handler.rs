@@ -11,17 +11,16 @@ use aws_sdk_migrationhub::operation::import_migration_task::{
 use aws_sdk_migrationhub::operation::notify_migration_task_state::{
     NotifyMigrationTaskStateError, NotifyMigrationTaskStateOutput,
 };
-use aws_sdk_migrationhub::types::Status;
+use aws_sdk_migrationhub::types::Status as HubTaskStatus;
 use aws_sdk_migrationhub::types::error::{
     AccessDeniedException, DryRunOperation, HomeRegionNotSetException, InternalServerError,
     InvalidInputException, ResourceNotFoundException, ServiceUnavailableException,
     ThrottlingException, UnauthorizedOperation,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use fleetshift_core::contract::Reason;
 use lambda_runtime::Diagnostic;
-use push_hub_update::{
-    Deps, HubStatus, MAX_STATUS_DETAIL_CHARS, Output, Settings, handle, next_update_seconds,
-};
+use push_hub_update::{Deps, HubStatus, MAX_STATUS_DETAIL_CHARS, Output, Settings, Status, handle};
 use serde_json::{Value, json};
 
 fn deps(hub: &[&Rule], events: &[&Rule], settings: Settings) -> Deps {
@@ -120,19 +119,19 @@ fn settings_with_bus() -> Settings {
 
 #[test]
 fn fixtures_parse_and_round_trip() {
-    for name in [
-        "register.json",
-        "update.json",
-        "update-bot.json",
-        "finish.json",
-    ] {
+    // Written back, each input is the file as it was: the function reads every field it is given.
+    for name in ["register.json", "update.json", "update-bot.json"] {
         let raw = fixture(name);
         let input =
             push_hub_update::parse_input(raw.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let back = serde_json::to_value(&input).unwrap();
-        let again = push_hub_update::parse_input(back).unwrap();
-        assert_eq!(input, again, "{name}");
+        assert_eq!(serde_json::to_value(&input).unwrap(), raw, "{name}");
     }
+    // `finish` reads only the ids of the planned items (the state passes the plan's whole entries).
+    let input = push_hub_update::parse_input(fixture("finish.json")).unwrap();
+    let mut expected = fixture("finish.json");
+    expected["planned"] = json!([{"workspaceId": "ws-abcd12345"}, {"workspaceId": "ws-abcd12346"}]);
+    expected["plannedBots"] = json!([{"v1BotName": "OrderFlowers", "v1BotVersion": "$LATEST"}]);
+    assert_eq!(serde_json::to_value(&input).unwrap(), expected);
     // The register fixture holds a plan the core accepts.
     let plan = &fixture("register.json")["plan"];
     fleetshift_core::Plan::parse(plan).unwrap();
@@ -142,7 +141,8 @@ fn fixtures_parse_and_round_trip() {
 
 #[tokio::test]
 async fn register_imports_every_item_as_not_started_and_publishes() {
-    let expected_next = next_update_seconds(&fleetshift_core::plan::Polling::default()) as i32;
+    // Default polling: the image deadline (240 min) + one 5-minute poll + 30 minutes of backoff.
+    let expected_next = 16_500;
     let hub = HubRules {
         import: mock!(aws_sdk_migrationhub::Client::import_migration_task)
             .match_requests(|r| {
@@ -157,7 +157,7 @@ async fn register_imports_every_item_as_not_started_and_publishes() {
             .then_output(|| ImportMigrationTaskOutput::builder().build()),
         notify: mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
             .match_requests(move |r| {
-                r.task().map(|t| t.status()) == Some(&Status::NotStarted)
+                r.task().map(|t| t.status()) == Some(&HubTaskStatus::NotStarted)
                     && r.next_update_seconds() == Some(expected_next)
                     && r.update_date_time().is_some()
                     && r.migration_task_name()
@@ -498,7 +498,7 @@ async fn update_notifies_within_hub_limits_and_publishes() {
             let t = r.task().expect("task");
             r.progress_update_stream() == Some("fleetshift")
                 && r.migration_task_name() == Some("wave-2025-11-a-ws-abcd12345")
-                && t.status() == &Status::InProgress
+                && t.status() == &HubTaskStatus::InProgress
                 && t.status_detail()
                     .is_some_and(|d| d.chars().count() == MAX_STATUS_DETAIL_CHARS)
                 && t.progress_percent() == Some(100)
@@ -856,11 +856,14 @@ async fn finish_summarises_and_publishes_the_mapping() {
     let Output::Finish(out) = handle(fixture("finish.json"), &d).await.unwrap() else {
         panic!()
     };
-    assert_eq!((out.total, out.completed, out.failed), (3, 1, 2));
+    assert_eq!(
+        (out.counts.total, out.counts.completed, out.counts.failed),
+        (3, 1, 2)
+    );
     assert_eq!(out.mapping.len(), 2);
     assert_eq!(out.mapping[1].target_workspace_id, None);
     assert_eq!(
-        out.cause,
+        out.counts.cause,
         "1 of 2 WorkSpaces and 1 of 1 bot failed: ws-abcd12346: new WorkSpace ws-new0000002 not \
          AVAILABLE 90 minutes after the migration started (state PENDING); migrations can fail \
          silently; OrderFlowers:$LATEST: LexV1Unavailable: Lex V1 model building stopped answering \
@@ -882,7 +885,10 @@ async fn a_large_finish_is_split_across_events() {
             })
         })
         .collect();
-    let input = json!({"action": "finish", "waveId": "big", "workspaces": items, "bots": []});
+    let ids: Vec<String> = (0..600).map(|i| format!("ws-{i:010}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let input = json!({"action": "finish", "waveId": "big", "planned": planned(&ids),
+        "workspaces": items, "bots": []});
     let entries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = entries.clone();
     let events = mock!(aws_sdk_eventbridge::Client::put_events)
@@ -897,7 +903,7 @@ async fn a_large_finish_is_split_across_events() {
     let Output::Finish(out) = handle(input, &d).await.unwrap() else {
         panic!()
     };
-    assert_eq!(out.failed, 600);
+    assert_eq!(out.counts.failed, 600);
     assert!(out.events_published >= 6, "{}", out.events_published);
     assert_eq!(
         entries.load(std::sync::atomic::Ordering::SeqCst),
@@ -908,21 +914,26 @@ async fn a_large_finish_is_split_across_events() {
         out.events_published,
         "one ~250 KB entry per request"
     );
-    assert!(out.cause.ends_with("; and 590 more"), "{}", out.cause);
+    assert!(
+        out.counts.cause.ends_with("; and 590 more"),
+        "{}",
+        out.counts.cause
+    );
 }
 
 #[tokio::test]
 async fn finish_with_everything_completed() {
     let events = events_ok("Wave Finished");
     let d = deps(&[], &[&events], settings_with_bus());
-    let input = json!({"action": "finish", "waveId": "w", "workspaces": [
+    let input = json!({"action": "finish", "waveId": "w", "planned": planned(&["ws-abcd12345"]),
+    "workspaces": [
         {"sourceWorkspaceId": "ws-abcd12345", "targetWorkspaceId": "ws-abcd99999", "status": "COMPLETED", "kind": "workspace"}
     ]});
     let Output::Finish(out) = handle(input, &d).await.unwrap() else {
         panic!()
     };
-    assert_eq!(out.cause, "all 1 WorkSpace completed");
-    assert_eq!(out.failed, 0);
+    assert_eq!(out.counts.cause, "all 1 WorkSpace completed");
+    assert_eq!(out.counts.failed, 0);
 }
 
 /// Runs `finish` with PutEvents accepting everything; returns the output and the published details.
@@ -971,7 +982,10 @@ async fn finish_reports_a_planned_workspace_without_a_result_as_failed() {
         "workspaces": [completed("ws-abcd00001", "ws-new0000001"), completed("ws-abcd00003", "ws-new0000003")],
         "bots": []});
     let (out, details) = finish_with(input).await;
-    assert_eq!((out.total, out.completed, out.failed), (3, 2, 1));
+    assert_eq!(
+        (out.counts.total, out.counts.completed, out.counts.failed),
+        (3, 2, 1)
+    );
     let ids: Vec<&str> = out
         .mapping
         .iter()
@@ -983,7 +997,8 @@ async fn finish_reports_a_planned_workspace_without_a_result_as_failed() {
         "plan order"
     );
     let lost = &out.mapping[1];
-    assert_eq!(lost.status, "FAILED");
+    assert_eq!(lost.status, Status::Failed);
+    assert_eq!(lost.reason, Some(Reason::NoResult));
     assert_eq!(lost.target_workspace_id, None);
     assert!(
         lost.cause
@@ -993,10 +1008,11 @@ async fn finish_reports_a_planned_workspace_without_a_result_as_failed() {
         "{lost:?}"
     );
     assert!(
-        out.cause
+        out.counts
+            .cause
             .starts_with("1 of 3 WorkSpaces failed: ws-abcd00002: no result reported"),
         "{}",
-        out.cause
+        out.counts.cause
     );
     // The event says the same.
     assert_eq!(details[0]["failed"], 1);
@@ -1014,13 +1030,18 @@ async fn finish_counts_unreadable_entries_and_fails_the_items_they_hide() {
         "bots": [{"Error": "States.Runtime", "Cause": "boom"}]});
     let (out, details) = finish_with(input).await;
     assert_eq!(
-        (out.total, out.completed, out.failed, out.unreadable),
+        (
+            out.counts.total,
+            out.counts.completed,
+            out.counts.failed,
+            out.counts.unreadable
+        ),
         (3, 1, 2, 2)
     );
     assert_eq!(out.mapping[0].source_workspace_id, "ws-abcd00001");
-    assert_eq!(out.mapping[0].status, "FAILED");
+    assert_eq!(out.mapping[0].status, Status::Failed);
     assert_eq!(out.bots.len(), 1);
-    assert_eq!(out.bots[0].status, "FAILED");
+    assert_eq!(out.bots[0].status, Status::Failed);
     assert!(
         out.bots[0]
             .cause
@@ -1034,20 +1055,22 @@ async fn finish_counts_unreadable_entries_and_fails_the_items_they_hide() {
         "OrderFlowers:1: no result reported",
         "2 results were not an item result: States.Timeout: child execution timed out; States.Runtime: boom",
     ] {
-        assert!(out.cause.contains(named), "{named}: {}", out.cause);
+        assert!(
+            out.counts.cause.contains(named),
+            "{named}: {}",
+            out.counts.cause
+        );
     }
     assert_eq!(details[0]["unreadable"], 2);
 
-    // Without the plan (a caller that predates `planned`), an unreadable entry still counts.
-    let input = json!({"action": "finish", "waveId": "w",
-        "workspaces": [{"Error": "States.Timeout", "Cause": "x"}, completed("ws-abcd00002", "ws-new0000002")]});
-    let (out, _) = finish_with(input).await;
-    assert_eq!((out.total, out.completed, out.failed), (2, 1, 1));
     // A Map output that is not even a list is one unreadable entry, not an invalid input.
     let input = json!({"action": "finish", "waveId": "w", "planned": planned(&["ws-abcd00001"]),
         "workspaces": {"Error": "States.ItemReaderFailed"}, "bots": null});
     let (out, _) = finish_with(input).await;
-    assert_eq!((out.total, out.failed, out.unreadable), (1, 1, 1));
+    assert_eq!(
+        (out.counts.total, out.counts.failed, out.counts.unreadable),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -1057,16 +1080,22 @@ async fn finish_reports_results_for_items_not_in_the_plan() {
         "workspaces": [completed("ws-abcd00001", "ws-new0000001"), completed("ws-abcd09999", "ws-new0009999")]});
     let (out, details) = finish_with(input).await;
     assert_eq!(
-        (out.total, out.completed, out.failed, out.unplanned),
+        (
+            out.counts.total,
+            out.counts.completed,
+            out.counts.failed,
+            out.counts.unplanned
+        ),
         (1, 1, 0, 1)
     );
     assert_eq!(out.mapping.len(), 2);
     assert_eq!(out.mapping[1].source_workspace_id, "ws-abcd09999");
     assert!(
-        out.cause
+        out.counts
+            .cause
             .contains("1 result for items not in the plan: ws-abcd09999 COMPLETED"),
         "{}",
-        out.cause
+        out.counts.cause
     );
     assert_eq!(details[0]["mapping"].as_array().unwrap().len(), 2);
 }
@@ -1084,20 +1113,27 @@ async fn finish_counts_and_names_failed_standbys_of_completed_workspaces() {
         "workspaces": [caught, rejected, fine]});
     let (out, details) = finish_with(input).await;
     // The migrations happened: every item stays COMPLETED.
-    assert_eq!((out.total, out.completed, out.failed), (3, 3, 0));
-    assert!(out.mapping.iter().all(|m| m.status == "COMPLETED"));
-    assert_eq!(out.standby_failed, 2);
+    assert_eq!(
+        (out.counts.total, out.counts.completed, out.counts.failed),
+        (3, 3, 0)
+    );
+    assert!(out.mapping.iter().all(|m| m.status == Status::Completed));
+    assert_eq!(out.counts.standby_failed, 2);
     assert_eq!(details[0]["standbyFailed"], 2);
     assert!(
-        out.cause.starts_with(
+        out.counts.cause.starts_with(
             "all 3 WorkSpaces completed. 2 standbys failed: ws-abcd00001: StandbyFailed: \
              ws-new0000001: ResourceLimitExceeded.CoresCount; ws-abcd00002: \
              InvalidParameterValuesException: directory not registered"
         ),
         "{}",
-        out.cause
+        out.counts.cause
     );
-    assert!(!out.cause.contains("ws-abcd00003"), "{}", out.cause);
+    assert!(
+        !out.counts.cause.contains("ws-abcd00003"),
+        "{}",
+        out.counts.cause
+    );
 }
 
 #[tokio::test]
