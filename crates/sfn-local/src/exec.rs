@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use crate::definition::{Body, Definition, Kind, State, StrOrQuery};
@@ -593,6 +594,39 @@ impl Run {
             runtime_in_state: false,
             named_only: false,
         })
+    }
+
+    /// Runs branches or iterations `width` at a time and collects their outputs in order,
+    /// stopping at the first failure in that order; on virtual time the state then resumes at
+    /// the latest end among those that ran.
+    async fn in_order(
+        &self,
+        futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>>,
+        width: usize,
+        start: SystemTime,
+    ) -> Result<Vec<Value>, Failure> {
+        let mut results = Vec::with_capacity(futs.len());
+        let mut stream = futures_util::stream::iter(futs).buffered(width);
+        let mut failure = None;
+        let mut end_max = start;
+        while let Some((r, end)) = stream.next().await {
+            end_max = end_max.max(end);
+            match r {
+                Ok(v) => results.push(v),
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        if self.virtual_time {
+            fleetshift_clock::advance_to(end_max);
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(results),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,15 +1,51 @@
 //! The inline Map state: one iteration per item on the state's own history, at most
-//! MaxConcurrency at a time.
+//! MaxConcurrency at a time. Its slots are shared with the Distributed Map.
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::{BoxFut, Branch, Failure, Run, hash64};
-use crate::definition::{MapSpec, MaxConcurrency, State};
+use super::{BoxFut, Branch, Failure, Run, hash64, shown};
+use crate::definition::{Body, MapSpec, MaxConcurrency, State};
 use crate::path::Scope;
+
+/// When each of a Map's MaxConcurrency slots frees: an iteration (or child execution) starts
+/// when the first slot frees, on its own branch of time.
+pub(super) struct Slots(Mutex<Vec<SystemTime>>);
+
+impl Slots {
+    pub(super) fn new(start: SystemTime, width: usize) -> Self {
+        Self(Mutex::new(vec![start; width]))
+    }
+
+    /// Takes the slot that frees first: its index and when it frees.
+    pub(super) fn take(&self, start: SystemTime) -> (usize, SystemTime) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (k, _) = s
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .unwrap_or((0, &start));
+        let t = s[k];
+        s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4); // taken
+        (k, t)
+    }
+
+    /// Slot `k` frees at `end`.
+    pub(super) fn free(&self, k: usize, end: SystemTime) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())[k] = end;
+    }
+}
+
+/// How many of `n` items run at once under MaxConcurrency `max` (0: all of them).
+pub(super) fn width(max: u64, n: usize) -> usize {
+    if max == 0 {
+        n.max(1)
+    } else {
+        (max as usize).min(n.max(1))
+    }
+}
 
 impl Run {
     pub(super) async fn map_attempt(
@@ -49,23 +85,22 @@ impl Run {
                 match v.as_u64() {
                     Some(n) if n <= i32::MAX as u64 => n,
                     _ => {
-                        let shown = match &v {
-                            Value::String(s) => s.clone(),
-                            o => o.to_string(),
-                        };
                         return Err(rt(format!(
-                            "The MaxConcurrencyPath field refers to value \"{shown}\" which is not a valid integer: {}",
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                            shown(&v),
                             q.text()
                         )));
                     }
                 }
             }
         };
-        let n = items.len();
         let started = self.emit(
             br,
             "MapStateStarted",
-            Some(("mapStateStartedEventDetails", json!({"length": n}))),
+            Some((
+                "mapStateStartedEventDetails",
+                json!({"length": items.len()}),
+            )),
         );
         if spec.distributed {
             return self
@@ -73,17 +108,30 @@ impl Run {
                 .await;
         }
         let inputs = self.select_items(st, spec, items, &eff, ctx, br, entered)?;
-        let width = if max == 0 {
-            n.max(1)
-        } else {
-            (max as usize).min(n.max(1))
-        };
+        let results = self
+            .iterations(st, &spec.processor, inputs, max, started, br.key)
+            .await?;
+        self.emit(br, "MapStateSucceeded", None);
+        self.finish(st, raw, ctx, Value::Array(results), entered, br)
+    }
+
+    /// Runs every iteration, at most `width(max, n)` at a time; their outputs in the items'
+    /// order, or the first failure in that order.
+    async fn iterations(
+        &self,
+        st: &State,
+        processor: &Body,
+        inputs: Vec<Value>,
+        max: u64,
+        started: u64,
+        key: u64,
+    ) -> Result<Vec<Value>, Failure> {
+        let n = inputs.len();
+        let width = width(max, n);
         let start = self.now();
-        let slots = Mutex::new(vec![start; width]);
-        let key = br.key;
+        let slots = Slots::new(start, width);
+        let slots = &slots;
         let name = st.name.as_str();
-        let processor = &spec.processor;
-        let slots_ref = &slots;
         let futs: Vec<BoxFut<'_, (Result<Value, Failure>, SystemTime)>> = inputs
             .into_iter()
             .enumerate()
@@ -92,86 +140,66 @@ impl Run {
                     Box::pin(async move {
                         // A slot frees when an earlier iteration ends: start at that time.
                         // Unbounded (or wide enough): every iteration starts now, one slot each.
-                        let t0 = if width >= n {
+                        let (k, t0) = if width >= n {
                             (i, start)
                         } else {
-                            let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
-                            let (k, _) = s
-                                .iter()
-                                .enumerate()
-                                .min_by_key(|(_, t)| **t)
-                                .unwrap_or((0, &start));
-                            let t = s[k];
-                            s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4); // taken
-                            (k, t)
+                            slots.take(start)
                         };
-                        let run = async {
-                            let mut child = Branch::new(
-                                started,
-                                Some((i, input.clone())),
-                                hash64(&[key, 2, i as u64]),
-                                self.engine.inner.seeded(),
-                            );
-                            let d = json!({"index": i, "name": name});
-                            self.emit(
-                                &mut child,
-                                "MapIterationStarted",
-                                Some(("mapIterationStartedEventDetails", d.clone())),
-                            );
-                            let r = self.run_body(processor, input, &mut child).await;
-                            match &r {
-                                Ok(_) => {
-                                    self.emit(
-                                        &mut child,
-                                        "MapIterationSucceeded",
-                                        Some(("mapIterationSucceededEventDetails", d)),
-                                    );
-                                }
-                                Err(f) if !f.exec_timeout => {
-                                    self.emit(
-                                        &mut child,
-                                        "MapIterationFailed",
-                                        Some(("mapIterationFailedEventDetails", d)),
-                                    );
-                                }
-                                Err(_) => {}
-                            }
-                            r
-                        };
+                        let child = Branch::new(
+                            started,
+                            Some((i, input.clone())),
+                            hash64(&[key, 2, i as u64]),
+                            self.engine.inner.seeded(),
+                        );
+                        let run = self.iteration(processor, name, i, input, child);
                         let (r, end) = if self.virtual_time {
-                            fleetshift_clock::scope(t0.1, run).await
+                            fleetshift_clock::scope(t0, run).await
                         } else {
                             (run.await, SystemTime::now())
                         };
-                        slots_ref.lock().unwrap_or_else(|e| e.into_inner())[t0.0] = end;
+                        slots.free(k, end);
                         (r, end)
                     })
                 },
             )
             .collect();
-        let mut stream = futures_util::stream::iter(futs).buffered(width);
-        let mut results = Vec::with_capacity(n);
-        let mut failure = None;
-        let mut end_max = start;
-        while let Some((r, end)) = stream.next().await {
-            end_max = end_max.max(end);
-            match r {
-                Ok(v) => results.push(v),
-                Err(f) => {
-                    failure = Some(f);
-                    break;
-                }
+        self.in_order(futs, width, start).await
+    }
+
+    /// One iteration on its own branch, between its MapIteration events.
+    async fn iteration(
+        &self,
+        processor: &Body,
+        name: &str,
+        i: usize,
+        input: Value,
+        mut child: Branch,
+    ) -> Result<Value, Failure> {
+        let d = json!({"index": i, "name": name});
+        self.emit(
+            &mut child,
+            "MapIterationStarted",
+            Some(("mapIterationStartedEventDetails", d.clone())),
+        );
+        let r = self.run_body(processor, input, &mut child).await;
+        match &r {
+            Ok(_) => {
+                self.emit(
+                    &mut child,
+                    "MapIterationSucceeded",
+                    Some(("mapIterationSucceededEventDetails", d)),
+                );
             }
+            Err(f) if !f.exec_timeout => {
+                self.emit(
+                    &mut child,
+                    "MapIterationFailed",
+                    Some(("mapIterationFailedEventDetails", d)),
+                );
+            }
+            Err(_) => {}
         }
-        drop(stream);
-        if self.virtual_time {
-            fleetshift_clock::advance_to(end_max);
-        }
-        if let Some(f) = failure {
-            return Err(f);
-        }
-        self.emit(br, "MapStateSucceeded", None);
-        self.finish(st, raw, ctx, Value::Array(results), entered, br)
+        r
     }
 
     /// Each iteration's input: the item, or the ItemSelector evaluated with `$$.Map.Item`.

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::{BoxFut, Branch, Failure, Run, hash64};
@@ -63,27 +62,7 @@ impl Run {
                 },
             )
             .collect();
-        let mut stream = futures_util::stream::iter(futs).buffered(branches.len().max(1));
-        let mut results = Vec::with_capacity(branches.len());
-        let mut failure = None;
-        let mut end_max = start;
-        while let Some((r, end)) = stream.next().await {
-            end_max = end_max.max(end);
-            match r {
-                Ok(v) => results.push(v),
-                Err(f) => {
-                    failure = Some(f);
-                    break;
-                }
-            }
-        }
-        drop(stream);
-        if self.virtual_time {
-            fleetshift_clock::advance_to(end_max);
-        }
-        if let Some(f) = failure {
-            return Err(f);
-        }
+        let results = self.in_order(futs, branches.len().max(1), start).await?;
         self.emit(br, "ParallelStateSucceeded", None);
         self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
