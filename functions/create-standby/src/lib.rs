@@ -1,30 +1,47 @@
-//! Creates standby WorkSpaces in another Region for migrated WorkSpaces: one
+//! Creates the standby WorkSpace of a migrated WorkSpace in another Region: one
 //! CreateStandbyWorkspaces call, made with a client for the *standby* Region and `PrimaryRegion`
 //! naming the source. Called by the state `CreateStandby` once a WorkSpace's migration completed
-//! and the plan asks for a standby.
+//! and the plan asks for a standby; each WorkSpace's iteration calls it for its own new WorkSpace
+//! (`workspaceIds` is `States.Array($.migration.targetWorkspaceId)`), so a call requests exactly
+//! one standby.
 //!
-//! A 200 answer can still hold `FailedStandbyRequests`: a partial failure is data (each requested
-//! WorkSpace appears exactly once, in `pending` or in `failed`); only when every request failed is
-//! the call an error, `StandbyFailed`.
-
-use std::collections::HashMap;
+//! A 200 answer can still hold `FailedStandbyRequests`: when it rejects the request (or accepts
+//! none), the call is an error, `StandbyFailed`, naming WorkSpaces' code and message.
 
 use aws_config::SdkConfig;
 use aws_sdk_workspaces::config::Region;
-use aws_sdk_workspaces::operation::create_standby_workspaces::CreateStandbyWorkspacesOutput;
+use aws_sdk_workspaces::operation::create_standby_workspaces::{
+    CreateStandbyWorkspacesError, CreateStandbyWorkspacesOutput,
+};
 use aws_sdk_workspaces::types::{DataReplication, StandbyWorkspace};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::diagnostic::{ErrorType, Operation};
 use fleetshift_core::plan::Standby;
 use fleetshift_core::{AwsError, ErrorKind, Violations, error_type, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-const OPERATION: &str = "CreateStandbyWorkspaces";
+const OPERATION: Operation<CreateStandbyWorkspacesError> =
+    Operation::new("CreateStandbyWorkspaces", |e| {
+        Some(if e.is_access_denied_exception() {
+            ErrorKind::AccessDenied
+        } else if e.is_invalid_parameter_values_exception() {
+            ErrorKind::InvalidRequest
+        } else if e.is_operation_not_supported_exception() {
+            ErrorKind::NotSupported
+        } else if e.is_resource_not_found_exception() {
+            ErrorKind::NotFound
+        } else if e.is_resource_limit_exceeded_exception() {
+            ErrorKind::LimitExceeded
+        } else {
+            return None;
+        })
+    });
 
 /// The error code of a requested WorkSpace that the answer neither accepted nor rejected.
 pub const NOT_ACKNOWLEDGED: &str = "NotAcknowledged";
 
-/// What to create: the plan's standby settings and the primary WorkSpaces that get a standby.
+/// What to create: the plan's standby settings and the primary WorkSpace that gets a standby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
@@ -33,19 +50,21 @@ pub struct Input {
     pub primary_region: Option<String>,
     /// The plan's `standby` section: standby Region, directory, key, tags, DataReplication.
     pub standby: Standby,
-    /// The primary WorkSpaces (ids in `primaryRegion`), each at most once.
+    /// The primary WorkSpace (its id in `primaryRegion`), as a one-element list: the form the
+    /// state machine's `States.Array` builds.
     pub workspace_ids: Vec<String>,
 }
 
-/// The answer, with every requested WorkSpace in exactly one of `pending` and `failed`.
+/// The answer: the standby WorkSpace being created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
     /// The standby Region the requests were made in.
     pub region: String,
-    /// Standby WorkSpaces being created.
+    /// The standby WorkSpace being created (one).
     pub pending: Vec<PendingStandby>,
-    /// Requests WorkSpaces rejected, each with its reason.
+    /// Empty on success: a rejected request is the `StandbyFailed` error. Kept so the result
+    /// reads as it always has (the report and push-hub-update look here).
     pub failed: Vec<FailedStandby>,
 }
 
@@ -54,8 +73,8 @@ pub struct Output {
 #[serde(rename_all = "camelCase")]
 pub struct PendingStandby {
     pub primary_workspace_id: String,
-    /// The new standby WorkSpace's id, when the answer ties it to this primary unambiguously
-    /// (WorkSpaces does not name the primary in `PendingStandbyRequests`).
+    /// The new standby WorkSpace's id, when the answer names exactly one (WorkSpaces does not name
+    /// the primary in `PendingStandbyRequests`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_workspace_id: Option<String>,
     /// The directory the standby joins, in the standby Region.
@@ -82,7 +101,7 @@ pub enum Error {
     /// The call itself failed; its class decides the retry.
     #[error(transparent)]
     Aws(AwsError),
-    /// WorkSpaces answered, but rejected every request.
+    /// WorkSpaces answered, but rejected the request (or accepted none).
     #[error("{}", standby_failed_message(region, failed))]
     StandbyFailed {
         region: String,
@@ -107,19 +126,17 @@ fn standby_failed_message(region: &str, failed: &[FailedStandby]) -> String {
     )
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(err: Error) -> Self {
-        let error_type = match &err {
-            Error::InvalidInput(_) => error_type::INVALID_PLAN,
-            Error::Aws(e) => e.kind.error_type(),
+impl ErrorType for Error {
+    fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(v) => v.error_type(),
+            Error::Aws(e) => e.error_type(),
             Error::StandbyFailed { .. } => error_type::STANDBY_FAILED,
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
         }
     }
 }
+
+fleetshift_core::impl_diagnostic!(Error);
 
 /// The WorkSpaces client configuration, re-targeted per call at the standby Region, and the
 /// function's own Region (the default primary Region).
@@ -145,8 +162,7 @@ impl Deps {
     }
 
     /// A client for `region`, otherwise configured like the function's own (retries, endpoint,
-    /// credentials). Same construction as `fleetshift_core::clients::workspaces_in`, but from a
-    /// client configuration, so tests can inject a mocked one.
+    /// credentials); built from a client configuration, so tests can inject a mocked one.
     pub fn client_in(&self, region: &str) -> aws_sdk_workspaces::Client {
         let conf = self
             .workspaces
@@ -164,7 +180,7 @@ pub async fn handle(input: serde_json::Value, deps: &Deps) -> Result<Output, Err
     handler(input, deps).await
 }
 
-/// Creates the standby WorkSpaces; see the crate docs.
+/// Creates the standby WorkSpace; see the crate docs.
 #[tracing::instrument(skip(deps), fields(standby_region = %input.standby.region))]
 pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
     let primary_region = input
@@ -173,54 +189,43 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
         .or_else(|| deps.own_region.clone())
         .unwrap_or_default();
     check(&input, &primary_region).map_err(Error::InvalidInput)?;
-    let requests = requests(&input)?;
+    let primary = input.workspace_ids[0].as_str();
+    let request = request(&input.standby, primary)?;
 
     let client = deps.client_in(&input.standby.region);
     let answer = client
         .create_standby_workspaces()
         .primary_region(&primary_region)
-        .set_standby_workspaces(Some(requests))
+        .standby_workspaces(request)
         .send()
         .await
         .map_err(|err| {
-            let classified = match err.as_service_error() {
-                Some(e) if e.is_access_denied_exception() => {
-                    AwsError::from_kind(ErrorKind::AccessDenied, OPERATION, &err)
-                }
-                Some(e) if e.is_invalid_parameter_values_exception() => {
-                    AwsError::from_kind(ErrorKind::InvalidRequest, OPERATION, &err)
-                }
-                Some(e) if e.is_operation_not_supported_exception() => {
-                    AwsError::from_kind(ErrorKind::NotSupported, OPERATION, &err)
-                }
-                Some(e) if e.is_resource_not_found_exception() => {
-                    AwsError::from_kind(ErrorKind::NotFound, OPERATION, &err)
-                }
-                Some(e) if e.is_resource_limit_exceeded_exception() => {
-                    AwsError::from_kind(ErrorKind::LimitExceeded, OPERATION, &err)
-                }
-                _ => AwsError::classify(OPERATION, &err),
-            };
+            let classified = OPERATION.classify(&err);
             warn!(error = %DisplayErrorContext(&err), kind = ?classified.kind, "CreateStandbyWorkspaces failed");
             Error::Aws(classified)
         })?;
 
-    let output = reconcile(&input, &answer);
-    for f in &output.failed {
-        warn!(workspace_id = %f.primary_workspace_id, error_code = %f.error_code, error_message = %f.error_message, "standby request failed");
+    match outcome(&input.standby, primary, &answer) {
+        Ok(pending) => {
+            info!(
+                primary_workspace_id = %pending.primary_workspace_id,
+                standby_workspace_id = pending.standby_workspace_id.as_deref().unwrap_or("unknown"),
+                "standby requested"
+            );
+            Ok(Output {
+                region: input.standby.region,
+                pending: vec![pending],
+                failed: Vec::new(),
+            })
+        }
+        Err(failed) => {
+            warn!(workspace_id = %failed.primary_workspace_id, error_code = %failed.error_code, error_message = %failed.error_message, "standby request failed");
+            Err(Error::StandbyFailed {
+                region: input.standby.region,
+                failed: vec![failed],
+            })
+        }
     }
-    info!(
-        pending = output.pending.len(),
-        failed = output.failed.len(),
-        "standby requests answered"
-    );
-    if output.pending.is_empty() {
-        return Err(Error::StandbyFailed {
-            region: output.region,
-            failed: output.failed,
-        });
-    }
-    Ok(output)
 }
 
 fn check(input: &Input, primary_region: &str) -> Result<(), Violations> {
@@ -238,24 +243,20 @@ fn check(input: &Input, primary_region: &str) -> Result<(), Violations> {
             .standby
             .check_region("standby", Some(primary_region), None, &mut v);
     }
-    if input.workspace_ids.is_empty() {
-        v.push("workspaceIds", "must name at least one WorkSpace");
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (i, id) in input.workspace_ids.iter().enumerate() {
-        v.pattern(&format!("workspaceIds[{i}]"), id, &validate::WORKSPACE_ID);
-        if !seen.insert(id.as_str()) {
-            v.push(
-                format!("workspaceIds[{i}]"),
-                format!("must be unique ({id} appears twice)"),
-            );
-        }
+    match input.workspace_ids.as_slice() {
+        [id] => v.pattern("workspaceIds[0]", id, &validate::WORKSPACE_ID),
+        ids => v.push(
+            "workspaceIds",
+            format!(
+                "must name exactly one WorkSpace, the migrated one (names {})",
+                ids.len()
+            ),
+        ),
     }
     v.into_result()
 }
 
-fn requests(input: &Input) -> Result<Vec<StandbyWorkspace>, Error> {
-    let s = &input.standby;
+fn request(s: &Standby, primary: &str) -> Result<StandbyWorkspace, Error> {
     let tags = s
         .tags
         .iter()
@@ -268,21 +269,14 @@ fn requests(input: &Input) -> Result<Vec<StandbyWorkspace>, Error> {
                 .map_err(|e| invalid(format!("standby.tags[{i}]"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    input
-        .workspace_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            StandbyWorkspace::builder()
-                .primary_workspace_id(id)
-                .directory_id(&s.directory_id)
-                .set_volume_encryption_key(s.volume_encryption_key.clone())
-                .set_tags((!tags.is_empty()).then(|| tags.clone()))
-                .set_data_replication(s.data_replication.as_deref().map(DataReplication::from))
-                .build()
-                .map_err(|e| invalid(format!("workspaceIds[{i}]"), e))
-        })
-        .collect()
+    StandbyWorkspace::builder()
+        .primary_workspace_id(primary)
+        .directory_id(&s.directory_id)
+        .set_volume_encryption_key(s.volume_encryption_key.clone())
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .set_data_replication(s.data_replication.as_deref().map(DataReplication::from))
+        .build()
+        .map_err(|e| invalid("workspaceIds[0]".to_owned(), e))
 }
 
 fn invalid(field: String, err: impl std::fmt::Display) -> Error {
@@ -291,101 +285,57 @@ fn invalid(field: String, err: impl std::fmt::Display) -> Error {
     Error::InvalidInput(v)
 }
 
-/// Puts every requested WorkSpace in exactly one of `pending` and `failed`.
-///
-/// Failed requests echo the request, so they are attributed by primary id. Pending ones name only
-/// the new standby WorkSpace, so a requested WorkSpace not reported failed is pending, and its
-/// standby id is filled in only when one WorkSpace and one pending request remain. A requested
-/// WorkSpace the answer does not account for at all (no pending request left for it) is failed with
-/// [`NOT_ACKNOWLEDGED`] or the code of an unattributed failure, never dropped.
-fn reconcile(input: &Input, answer: &CreateStandbyWorkspacesOutput) -> Output {
-    let mut failed_by_id: HashMap<&str, (String, String)> = HashMap::new();
-    let mut unattributed = Vec::new();
-    for f in answer.failed_standby_requests() {
-        let code = f.error_code().unwrap_or("Unknown").to_owned();
-        let message = f.error_message().unwrap_or_default().to_owned();
-        match f
-            .standby_workspace_request()
-            .map(|r| r.primary_workspace_id())
-        {
-            Some(id) if input.workspace_ids.iter().any(|w| w == id) => {
-                failed_by_id.entry(id).or_insert((code, message));
+/// What the answer says of the one requested WorkSpace: pending when WorkSpaces accepted a request
+/// and rejected none for it; else failed, with the rejection naming it, or the rejection the answer
+/// gives without naming a WorkSpace, or [`NOT_ACKNOWLEDGED`] when the answer says nothing at all.
+fn outcome(
+    standby: &Standby,
+    primary: &str,
+    answer: &CreateStandbyWorkspacesOutput,
+) -> Result<PendingStandby, FailedStandby> {
+    let failures = answer.failed_standby_requests();
+    let named = failures.iter().find(|f| {
+        f.standby_workspace_request()
+            .is_some_and(|r| r.primary_workspace_id() == primary)
+    });
+    let pending = answer.pending_standby_requests();
+    if named.is_none() && !pending.is_empty() {
+        // Several pending answers to one request: none of them can be told to be this one.
+        let answer = match pending {
+            [one] => Some(one),
+            _ => {
+                warn!(
+                    pending = pending.len(),
+                    "several pending standby requests answer one request"
+                );
+                None
             }
-            other => {
-                warn!(primary_workspace_id = ?other, error_code = %code, "failed standby request not among the requested WorkSpaces");
-                unattributed.push((code, message));
-            }
-        }
+        };
+        return Ok(PendingStandby {
+            primary_workspace_id: primary.to_owned(),
+            standby_workspace_id: answer.and_then(|a| a.workspace_id()).map(str::to_owned),
+            directory_id: answer
+                .and_then(|a| a.directory_id())
+                .unwrap_or(&standby.directory_id)
+                .to_owned(),
+            state: answer
+                .and_then(|a| a.state())
+                .map_or("PENDING", |s| s.as_str())
+                .to_owned(),
+        });
     }
-
-    let pending_answers = answer.pending_standby_requests();
-    let remaining: Vec<&String> = input
-        .workspace_ids
-        .iter()
-        .filter(|id| !failed_by_id.contains_key(id.as_str()))
-        .collect();
-    let common_state = common_state(pending_answers);
-    let unambiguous = remaining.len() == 1 && pending_answers.len() == 1;
-    if remaining.len() != pending_answers.len() {
-        warn!(
-            remaining = remaining.len(),
-            pending = pending_answers.len(),
-            "pending standby requests do not match the requested WorkSpaces one to one"
-        );
-    }
-
-    let mut pending = Vec::new();
-    let mut failed = Vec::new();
-    for id in &input.workspace_ids {
-        if let Some((code, message)) = failed_by_id.remove(id.as_str()) {
-            failed.push(FailedStandby {
-                primary_workspace_id: id.clone(),
-                error_code: code,
-                error_message: message,
-            });
-        } else if pending_answers.is_empty() {
-            let (code, message) = unattributed.first().cloned().unwrap_or_else(|| {
-                (
-                    NOT_ACKNOWLEDGED.to_owned(),
-                    "CreateStandbyWorkspaces answered with neither a pending nor a failed request for this WorkSpace".to_owned(),
-                )
-            });
-            failed.push(FailedStandby {
-                primary_workspace_id: id.clone(),
-                error_code: code,
-                error_message: message,
-            });
-        } else {
-            let answer = unambiguous.then(|| &pending_answers[0]);
-            pending.push(PendingStandby {
-                primary_workspace_id: id.clone(),
-                standby_workspace_id: answer.and_then(|a| a.workspace_id()).map(str::to_owned),
-                directory_id: answer
-                    .and_then(|a| a.directory_id())
-                    .unwrap_or(&input.standby.directory_id)
-                    .to_owned(),
-                state: answer
-                    .and_then(|a| a.state())
-                    .map(|s| s.as_str().to_owned())
-                    .or_else(|| common_state.clone())
-                    .unwrap_or_else(|| "PENDING".to_owned()),
-            });
-        }
-    }
-    Output {
-        region: input.standby.region.clone(),
-        pending,
-        failed,
-    }
-}
-
-/// The state all pending requests share, if they share one.
-fn common_state(
-    pending: &[aws_sdk_workspaces::types::PendingCreateStandbyWorkspacesRequest],
-) -> Option<String> {
-    let mut states = pending.iter().filter_map(|p| p.state()).map(|s| s.as_str());
-    let first = states.next()?;
-    states.all(|s| s == first).then(|| first.to_owned())
+    Err(match named.or(failures.first()) {
+        Some(f) => FailedStandby {
+            primary_workspace_id: primary.to_owned(),
+            error_code: f.error_code().unwrap_or("Unknown").to_owned(),
+            error_message: f.error_message().unwrap_or_default().to_owned(),
+        },
+        None => FailedStandby {
+            primary_workspace_id: primary.to_owned(),
+            error_code: NOT_ACKNOWLEDGED.to_owned(),
+            error_message: "CreateStandbyWorkspaces answered with neither a pending nor a failed request for this WorkSpace".to_owned(),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -107,42 +107,60 @@ fn diagnostic(err: Error) -> Diagnostic {
 }
 
 #[tokio::test]
-async fn partial_failure_is_data_and_the_call_goes_to_the_standby_region() {
+async fn the_request_goes_to_the_standby_region_and_its_standby_is_pending() {
     let rule = mock!(Client::create_standby_workspaces)
         .match_requests(|r| {
             let ws = r.standby_workspaces();
             r.primary_region() == Some(PRIMARY)
-                && ws.len() == 2
+                && ws.len() == 1
                 && ws[0].primary_workspace_id() == WS_A
-                && ws[1].primary_workspace_id() == WS_B
-                && ws.iter().all(|w| {
-                    w.directory_id() == "d-926722edaf"
-                        && w.volume_encryption_key() == Some("alias/workspaces")
-                        && w.data_replication() == Some(&DataReplication::PrimaryAsSource)
-                        && w.tags().len() == 1
-                        && w.tags()[0].key() == "fleetshift:wave"
-                        && w.tags()[0].value() == Some("wave-1")
-                })
+                && ws[0].directory_id() == "d-926722edaf"
+                && ws[0].volume_encryption_key() == Some("alias/workspaces")
+                && ws[0].data_replication() == Some(&DataReplication::PrimaryAsSource)
+                && ws[0].tags().len() == 1
+                && ws[0].tags()[0].key() == "fleetshift:wave"
+                && ws[0].tags()[0].value() == Some("wave-1")
         })
         .then_output(|| {
             CreateStandbyWorkspacesOutput::builder()
-                .failed_standby_requests(failed(
-                    WS_B,
-                    "ResourceLimitExceeded",
-                    "standby quota reached",
-                ))
                 .pending_standby_requests(pending("ws-stby00001"))
                 .build()
         });
     let (deps, hosts) = deps(&[&rule]);
 
-    let out = handle(input(&[WS_A, WS_B]), &deps).await.unwrap();
+    let out = handle(input(&[WS_A]), &deps).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
     let hosts = hosts.0.lock().unwrap().clone();
     assert_eq!(hosts.len(), 1);
     assert!(hosts[0].contains("workspaces.us-west-2."), "{hosts:?}");
-    assert_eq!(out.region, STANDBY);
+    assert_eq!(
+        serde_json::to_value(&out).unwrap(),
+        json!({
+            "region": STANDBY,
+            "pending": [{
+                "primaryWorkspaceId": WS_A,
+                "standbyWorkspaceId": "ws-stby00001",
+                "directoryId": "d-926722edaf",
+                "state": "PENDING"
+            }],
+            "failed": []
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_failure_naming_another_workspace_does_not_fail_a_pending_request() {
+    let rule = mock!(Client::create_standby_workspaces).then_output(|| {
+        CreateStandbyWorkspacesOutput::builder()
+            .failed_standby_requests(failed(WS_B, "ResourceLimitExceeded", "quota"))
+            .pending_standby_requests(pending("ws-stby00001"))
+            .build()
+    });
+    let (deps, _) = deps(&[&rule]);
+
+    let out = handle(input(&[WS_A]), &deps).await.unwrap();
+
     assert_eq!(
         out.pending,
         vec![PendingStandby {
@@ -152,18 +170,11 @@ async fn partial_failure_is_data_and_the_call_goes_to_the_standby_region() {
             state: "PENDING".into(),
         }]
     );
-    assert_eq!(
-        out.failed,
-        vec![FailedStandby {
-            primary_workspace_id: WS_B.into(),
-            error_code: "ResourceLimitExceeded".into(),
-            error_message: "standby quota reached".into(),
-        }]
-    );
+    assert_eq!(out.failed, []);
 }
 
 #[tokio::test]
-async fn several_pending_are_all_reported_without_guessing_their_standby_ids() {
+async fn several_pending_answers_to_one_request_name_no_standby_id() {
     let rule = mock!(Client::create_standby_workspaces).then_output(|| {
         CreateStandbyWorkspacesOutput::builder()
             .pending_standby_requests(pending("ws-stby00001"))
@@ -172,20 +183,17 @@ async fn several_pending_are_all_reported_without_guessing_their_standby_ids() {
     });
     let (deps, _) = deps(&[&rule]);
 
-    let out = handle(input(&[WS_A, WS_B]), &deps).await.unwrap();
+    let out = handle(input(&[WS_A]), &deps).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
-    assert!(out.failed.is_empty());
-    let ids: Vec<_> = out
-        .pending
-        .iter()
-        .map(|p| p.primary_workspace_id.as_str())
-        .collect();
-    assert_eq!(ids, [WS_A, WS_B]);
-    assert!(
-        out.pending
-            .iter()
-            .all(|p| p.standby_workspace_id.is_none() && p.state == "PENDING")
+    assert_eq!(
+        out.pending,
+        vec![PendingStandby {
+            primary_workspace_id: WS_A.into(),
+            standby_workspace_id: None,
+            directory_id: "d-926722edaf".into(),
+            state: "PENDING".into(),
+        }]
     );
 }
 
@@ -217,31 +225,67 @@ async fn primary_region_defaults_to_the_functions_own_and_can_be_set() {
 }
 
 #[tokio::test]
-async fn all_failed_in_a_200_is_standby_failed_naming_each_workspace() {
+async fn a_rejected_request_in_a_200_is_standby_failed_naming_the_workspace() {
     let rule = mock!(Client::create_standby_workspaces).then_output(|| {
         CreateStandbyWorkspacesOutput::builder()
             .failed_standby_requests(failed(WS_A, "InvalidResourceState", "primary is STOPPED"))
-            .failed_standby_requests(failed(WS_B, "ResourceNotFound", "no such WorkSpace"))
             .build()
     });
     let (deps, _) = deps(&[&rule]);
 
-    let err = handle(input(&[WS_A, WS_B]), &deps).await.unwrap_err();
+    let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
 
     assert_eq!(rule.num_calls(), 1);
     match &err {
         Error::StandbyFailed { region, failed } => {
             assert_eq!(region, STANDBY);
-            assert_eq!(failed.len(), 2);
-            assert_eq!(failed[0].primary_workspace_id, WS_A);
-            assert_eq!(failed[1].error_code, "ResourceNotFound");
+            assert_eq!(
+                failed,
+                &[FailedStandby {
+                    primary_workspace_id: WS_A.into(),
+                    error_code: "InvalidResourceState".into(),
+                    error_message: "primary is STOPPED".into(),
+                }]
+            );
         }
         other => panic!("expected StandbyFailed, got {other:?}"),
     }
-    let d = diagnostic(err);
-    assert_eq!(d.error_type, "StandbyFailed");
-    assert!(d.error_message.contains(WS_A) && d.error_message.contains("primary is STOPPED"));
-    assert!(d.error_message.contains(WS_B) && d.error_message.contains("ResourceNotFound"));
+    assert_eq!(
+        diagnostic(err),
+        Diagnostic {
+            error_type: "StandbyFailed".into(),
+            error_message: "all 1 standby requests in us-west-2 failed: ws-abcd12345: InvalidResourceState: primary is STOPPED".into(),
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_naming_no_workspace_fails_the_request_with_its_code() {
+    let rule = mock!(Client::create_standby_workspaces).then_output(|| {
+        CreateStandbyWorkspacesOutput::builder()
+            .failed_standby_requests(
+                FailedCreateStandbyWorkspacesRequest::builder()
+                    .error_code("ResourceLimitExceeded.WorkSpaces")
+                    .error_message("standby quota reached")
+                    .build(),
+            )
+            .build()
+    });
+    let (deps, _) = deps(&[&rule]);
+
+    let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
+
+    let Error::StandbyFailed { failed, .. } = &err else {
+        panic!("expected StandbyFailed, got {err:?}");
+    };
+    assert_eq!(
+        failed,
+        &[FailedStandby {
+            primary_workspace_id: WS_A.into(),
+            error_code: "ResourceLimitExceeded.WorkSpaces".into(),
+            error_message: "standby quota reached".into(),
+        }]
+    );
 }
 
 #[tokio::test]
@@ -346,7 +390,7 @@ async fn throttling_from_the_wire_keeps_its_code() {
 
 #[tokio::test]
 async fn invalid_inputs_make_no_call_and_name_the_field() {
-    let mut bad_id = input(&[WS_A, "WS-NOPE"]);
+    let mut bad_id = input(&["WS-NOPE"]);
     bad_id["primaryRegion"] = json!(PRIMARY);
     let mut missing_directory = input(&[WS_A]);
     missing_directory["standby"]
@@ -366,7 +410,7 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
     let mut aws_tag = input(&[WS_A]);
     aws_tag["standby"]["tags"] = json!([{"key": "aws:owner", "value": "x"}]);
     let cases = [
-        (bad_id, "workspaceIds[1]"),
+        (bad_id, "workspaceIds[0]"),
         (missing_directory, "standby"),
         (bad_region, "standby.region"),
         (bad_primary, "primaryRegion"),
@@ -375,7 +419,9 @@ async fn invalid_inputs_make_no_call_and_name_the_field() {
         (bad_directory, "standby.directoryId"),
         (aws_tag, "standby.tags[0].key"),
         (input(&[]), "workspaceIds"),
-        (input(&[WS_A, WS_A]), "workspaceIds[1]"),
+        // One call requests the standby of one WorkSpace (the state machine's States.Array).
+        (input(&[WS_A, WS_B]), "workspaceIds"),
+        (input(&[WS_A, WS_A]), "workspaceIds"),
         (
             json!({"standby": input(&[WS_A])["standby"]}),
             "workspaceIds",
@@ -409,7 +455,7 @@ fn fixtures_parse_and_round_trip() {
     let raw: serde_json::Value =
         serde_json::from_str(include_str!("../tests/fixtures/input.json")).unwrap();
     let parsed: Input = validate::from_json(raw.clone()).unwrap();
-    assert_eq!(parsed.workspace_ids.len(), 2);
+    assert_eq!(parsed.workspace_ids, ["ws-f2nh7q1lk"]);
     assert_eq!(
         parsed.standby.data_replication.as_deref(),
         Some("PRIMARY_AS_SOURCE")
@@ -426,6 +472,11 @@ fn fixtures_parse_and_round_trip() {
     let raw: serde_json::Value =
         serde_json::from_str(include_str!("../tests/fixtures/output.json")).unwrap();
     let parsed: Output = serde_json::from_value(raw.clone()).unwrap();
-    assert_eq!(parsed.pending.len() + parsed.failed.len(), 2);
+    assert_eq!(parsed.pending.len(), 1);
+    assert_eq!(
+        parsed.pending[0].standby_workspace_id.as_deref(),
+        Some("ws-8hq2kd0vd")
+    );
+    assert_eq!(parsed.failed, []);
     assert_eq!(serde_json::to_value(&parsed).unwrap(), raw);
 }
