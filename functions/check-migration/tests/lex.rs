@@ -15,7 +15,7 @@ use aws_sdk_lexmodelbuilding::types::error::{
 use aws_sdk_lexmodelbuilding::types::{MigrationAlert, MigrationAlertType, MigrationStatus};
 use aws_smithy_mocks::mock;
 use check_migration::{Alert, Deps, LexBotOutput, Output, Status};
-use common::{NOW_RFC3339, error_type, lex, rfc3339_at, run_at, unreachable_lex, workspaces};
+use common::{NOW_RFC3339, error_type, lex, run_at, unreachable_lex, workspaces};
 use fleetshift_core::error_type as et;
 use serde_json::json;
 
@@ -81,7 +81,7 @@ async fn completed_with_warnings_is_completed_and_keeps_the_alerts() {
                 ],
             }],
             cause: None,
-            checked_at: rfc3339_at(3),
+            checked_at: "2026-01-01T00:03:00Z".into(),
         }
     );
     let json = serde_json::to_value(Output::LexBot(out)).unwrap();

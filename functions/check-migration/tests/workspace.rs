@@ -14,7 +14,7 @@ use aws_sdk_workspaces::types::error::{
 use aws_sdk_workspaces::types::{Workspace, WorkspaceState};
 use aws_smithy_mocks::{Rule, mock};
 use check_migration::{Deps, Output, Status, WorkspaceOutput};
-use common::{NOW_RFC3339, error_type, lex, rfc3339_at, run_at, workspaces};
+use common::{NOW_RFC3339, error_type, lex, run_at, workspaces};
 use fleetshift_core::error_type as et;
 use serde_json::json;
 
@@ -66,7 +66,7 @@ async fn available_target_is_completed() {
             target_workspace_id: TARGET.into(),
             workspace_state: Some("AVAILABLE".into()),
             cause: None,
-            checked_at: rfc3339_at(45),
+            checked_at: "2026-01-01T00:45:00Z".into(),
         }
     );
     assert_eq!(

@@ -36,13 +36,6 @@ pub async fn run_at(minutes: u64, event: serde_json::Value, deps: &Deps) -> Resu
         .0
 }
 
-/// RFC 3339 of `minutes` after [`now`].
-pub fn rfc3339_at(minutes: u64) -> String {
-    aws_smithy_types::DateTime::from(now() + Duration::from_secs(minutes * 60))
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap()
-}
-
 /// The `errorType` Step Functions would see.
 pub fn error_type(result: Result<Output, Error>) -> String {
     let err = result.expect_err("the handler should fail");
