@@ -1,53 +1,46 @@
 //! The Distributed Map: each item (or batch of items) runs as a child execution of its own, and
 //! a failure threshold decides whether the map run fails.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
+use super::map::{Slots, width};
 use super::{BoxFut, Branch, Failure, PAYLOAD_LIMIT, Run, run_execution, shown};
 use crate::definition::{Definition, FixedOrPath, MapSpec, State};
 use crate::engine::ExecutionStatus;
 use crate::path::{Query, Scope};
 
-impl Run {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn distributed_map(
-        &self,
-        st: &State,
+/// The map run's failure threshold, resolved when the state runs.
+struct Tolerance {
+    count: Option<u64>,
+    percentage: Option<f64>,
+}
+
+impl Tolerance {
+    fn resolve(
         spec: &MapSpec,
-        items: Vec<Value>,
-        eff: &Value,
-        ctx: &Value,
-        max: u64,
-        br: &mut Branch,
-        entered: u64,
-        raw: &Value,
-    ) -> Result<Value, Failure> {
-        let rt = |m: String| self.runtime(&st.name, entered, m);
-        let scope = Scope {
-            input: eff,
-            context: ctx,
-            rng: br.draws.as_ref(),
-        };
-        let tolerated_count = match &spec.tolerated_count {
+        scope: &Scope<'_>,
+        rt: impl Fn(String) -> Failure + Copy,
+    ) -> Result<Self, Failure> {
+        let count = match &spec.tolerated_count {
             None => None,
             Some(FixedOrPath::Fixed(n)) => Some(*n),
             Some(FixedOrPath::Path(q)) => {
-                let n = path_integer(q, "ToleratedFailureCountPath", &scope, rt)?;
+                let n = path_integer(q, "ToleratedFailureCountPath", scope, rt)?;
                 if n < 0 {
                     return Err(rt("ToleratedFailureCount cannot be negative.".into()));
                 }
                 Some(n as u64)
             }
         };
-        let tolerated_percentage = match &spec.tolerated_percentage {
+        let percentage = match &spec.tolerated_percentage {
             None => None,
             Some(FixedOrPath::Fixed(p)) => Some(*p),
             Some(FixedOrPath::Path(q)) => {
-                let v = q.eval(&scope).map_err(rt)?;
+                let v = q.eval(scope).map_err(rt)?;
                 let p = match &v {
                     Value::String(s) => s.trim().parse::<f64>().ok(),
                     v => v.as_f64(),
@@ -69,11 +62,44 @@ impl Run {
                 }
             }
         };
+        Ok(Self { count, percentage })
+    }
+
+    /// Whether `failed` of `n` children are tolerated. With both thresholds set, exceeding
+    /// either one fails the run; with neither, any failure does.
+    fn allows(&self, failed: usize, n: usize) -> bool {
+        let by_count = self.count.map(|c| failed as u64 <= c);
+        let by_pct = self
+            .percentage
+            .map(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
+        match (by_count, by_pct) {
+            (None, None) => failed == 0,
+            (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
+        }
+    }
+}
+
+/// The ItemBatcher resolved when the state runs.
+struct Batching {
+    max_items: Option<u64>,
+    max_bytes: Option<u64>,
+    batch_input: Option<Value>,
+}
+
+impl Batching {
+    fn resolve(
+        spec: &MapSpec,
+        scope: &Scope<'_>,
+        rt: impl Fn(String) -> Failure + Copy,
+    ) -> Result<Option<Self>, Failure> {
+        let Some(b) = &spec.batcher else {
+            return Ok(None);
+        };
         let limit = |which: &str, v: &Option<FixedOrPath<u64>>, max: u64| match v {
             None => Ok(None),
             Some(FixedOrPath::Fixed(n)) => Ok(Some(*n)),
             Some(FixedOrPath::Path(q)) => {
-                let n = path_integer(q, &format!("{which}Path"), &scope, rt)?;
+                let n = path_integer(q, &format!("{which}Path"), scope, rt)?;
                 if n >= 1 && n as u64 <= max {
                     Ok(Some(n as u64))
                 } else {
@@ -81,17 +107,87 @@ impl Run {
                 }
             }
         };
-        let (batch_items, batch_bytes) = match &spec.batcher {
-            None => (None, None),
-            Some(b) => (
-                limit("MaxItemsPerBatch", &b.max_items, i32::MAX as u64)?,
-                limit("MaxInputBytesPerBatch", &b.max_bytes, PAYLOAD_LIMIT as u64)?,
-            ),
-        };
-        let batch_input = match spec.batcher.as_ref().and_then(|b| b.batch_input.as_ref()) {
-            Some(t) => Some(t.eval(&scope).map_err(rt)?),
+        let max_items = limit("MaxItemsPerBatch", &b.max_items, i32::MAX as u64)?;
+        let max_bytes = limit("MaxInputBytesPerBatch", &b.max_bytes, PAYLOAD_LIMIT as u64)?;
+        let batch_input = match &b.batch_input {
+            Some(t) => Some(t.eval(scope).map_err(rt)?),
             None => None,
         };
+        Ok(Some(Self {
+            max_items,
+            max_bytes,
+            batch_input,
+        }))
+    }
+}
+
+const THRESHOLD_EXCEEDED: &str = "The specified tolerated failure threshold was exceeded";
+
+impl Run {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn distributed_map(
+        &self,
+        st: &State,
+        spec: &MapSpec,
+        items: Vec<Value>,
+        eff: &Value,
+        ctx: &Value,
+        max: u64,
+        br: &mut Branch,
+        entered: u64,
+        raw: &Value,
+    ) -> Result<Value, Failure> {
+        let rt = |m: String| self.runtime(&st.name, entered, m);
+        let scope = Scope {
+            input: eff,
+            context: ctx,
+            rng: br.draws.as_ref(),
+        };
+        let tolerance = Tolerance::resolve(spec, &scope, rt)?;
+        let batching = Batching::resolve(spec, &scope, rt)?;
+        let child_sm = self.start_map_run(st, spec, br);
+        // Item selection, then batching.
+        let mut inputs = self.select_items(st, spec, items, eff, ctx, br, entered)?;
+        if let Some(b) = batching {
+            inputs = batches(
+                inputs,
+                b.batch_input,
+                b.max_items.unwrap_or(u64::MAX),
+                b.max_bytes,
+            )
+            .map_err(rt)?;
+            for b in &inputs {
+                self.limit_input(st, b)?;
+            }
+        }
+        let processor = Arc::new(Definition::from_body(spec.processor.clone()));
+        let Some(results) = self
+            .children(&child_sm, processor, inputs, max, &tolerance)
+            .await
+        else {
+            self.emit(
+                br,
+                "MapRunFailed",
+                Some((
+                    "mapRunFailedEventDetails",
+                    json!({
+                        "error": "States.ExceedToleratedFailureThreshold",
+                        "cause": THRESHOLD_EXCEEDED
+                    }),
+                )),
+            );
+            return Err(Failure::new(
+                "States.ExceedToleratedFailureThreshold",
+                Some(THRESHOLD_EXCEEDED.into()),
+            ));
+        };
+        self.emit(br, "MapRunSucceeded", None);
+        self.emit(br, "MapStateSucceeded", None);
+        self.finish(st, raw, ctx, Value::Array(results), entered, br)
+    }
+
+    /// Records MapRunStarted; returns the ARN the children's state machine goes by.
+    fn start_map_run(&self, st: &State, spec: &MapSpec, br: &mut Branch) -> String {
         let label = spec.label.clone().unwrap_or_else(|| st.name.clone());
         let sm_name = self.rec.sm_arn.rsplit(':').next().unwrap_or_default();
         let run_id = crate::intrinsics::uuid_v4();
@@ -108,31 +204,25 @@ impl Run {
                 json!({"mapRunArn": map_run_arn}),
             )),
         );
-        // Item selection, then batching.
-        let mut inputs = self.select_items(st, spec, items, eff, ctx, br, entered)?;
-        if spec.batcher.is_some() {
-            inputs = batches(
-                inputs,
-                batch_input,
-                batch_items.unwrap_or(u64::MAX),
-                batch_bytes,
-            )
-            .map_err(rt)?;
-            for b in &inputs {
-                self.limit_input(st, b)?;
-            }
-        }
+        child_sm
+    }
+
+    /// Runs one child execution per input, at most `width(max, n)` at a time: their outputs
+    /// (a failed child's error and cause in its place) in the inputs' order, or None when the
+    /// failures exceed the threshold.
+    async fn children(
+        &self,
+        child_sm: &str,
+        processor: Arc<Definition>,
+        inputs: Vec<Value>,
+        max: u64,
+        tolerance: &Tolerance,
+    ) -> Option<Vec<Value>> {
         let n = inputs.len();
-        let width = if max == 0 {
-            n.max(1)
-        } else {
-            (max as usize).min(n.max(1))
-        };
+        let width = width(max, n);
         let start = self.now();
-        let slots = Mutex::new(vec![start; width]);
-        let slots_ref = &slots;
-        let processor = Arc::new(Definition::from_body(spec.processor.clone()));
-        let child_sm = &child_sm;
+        let slots = Slots::new(start, width);
+        let slots = &slots;
         let parent_arn = self.rec.arn.clone();
         type Child<'a> = BoxFut<'a, (usize, Result<Value, Failure>, SystemTime)>;
         let futs: Vec<Child<'_>> = inputs
@@ -142,41 +232,14 @@ impl Run {
                 let processor = processor.clone();
                 let parent_arn = parent_arn.clone();
                 Box::pin(async move {
-                    let (k, t0) = {
-                        let mut s = slots_ref.lock().unwrap_or_else(|e| e.into_inner());
-                        let (k, _) = s
-                            .iter()
-                            .enumerate()
-                            .min_by_key(|(_, t)| **t)
-                            .unwrap_or((0, &start));
-                        let t = s[k];
-                        s[k] = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
-                        (k, t)
-                    };
-                    let child = async {
-                        let (rec, _) = self
-                            .engine
-                            .create_record(child_sm, None, input, Some(parent_arn))
-                            .map_err(|e| Failure::new("States.Runtime", Some(e.to_string())))?;
-                        run_execution(self.engine.clone(), processor, rec.clone()).await;
-                        let d = rec.describe();
-                        match d.status {
-                            ExecutionStatus::Succeeded => Ok(d.output.unwrap_or(Value::Null)),
-                            _ => Err(Failure {
-                                error: d.error,
-                                cause: d.cause,
-                                exec_timeout: false,
-                                runtime_in_state: false,
-                                named_only: false,
-                            }),
-                        }
-                    };
+                    let (k, t0) = slots.take(start);
+                    let child = self.child_execution(child_sm, processor, input, parent_arn);
                     let (r, end) = if self.virtual_time {
                         fleetshift_clock::scope(t0, child).await
                     } else {
                         (child.await, SystemTime::now())
                     };
-                    slots_ref.lock().unwrap_or_else(|e| e.into_inner())[k] = end;
+                    slots.free(k, end);
                     (i, r, end)
                 })
             })
@@ -185,18 +248,8 @@ impl Run {
         // earlier item's child has ended. The output keeps the items' order.
         let mut stream = futures_util::stream::iter(futs).buffer_unordered(width);
         let mut results: Vec<Value> = vec![Value::Null; n];
-        let mut failures: Vec<Failure> = Vec::new();
+        let mut failed = 0;
         let mut end_max = start;
-        // With both thresholds set, exceeding either one fails the run.
-        let tolerated = |failed: usize| -> bool {
-            let by_count = tolerated_count.map(|c| failed as u64 <= c);
-            let by_pct =
-                tolerated_percentage.map(|p| n > 0 && (failed as f64) * 100.0 / (n as f64) <= p);
-            match (by_count, by_pct) {
-                (None, None) => failed == 0,
-                (a, b) => a.unwrap_or(true) && b.unwrap_or(true),
-            }
-        };
         let mut over = false;
         while let Some((i, r, end)) = stream.next().await {
             end_max = end_max.max(end);
@@ -204,8 +257,8 @@ impl Run {
                 Ok(v) => results[i] = v,
                 Err(f) => {
                     results[i] = json!({"Error": f.error, "Cause": f.cause});
-                    failures.push(f);
-                    if !tolerated(failures.len()) {
+                    failed += 1;
+                    if !tolerance.allows(failed, n) {
                         over = true;
                         break;
                     }
@@ -216,26 +269,33 @@ impl Run {
         if self.virtual_time {
             fleetshift_clock::advance_to(end_max);
         }
-        if over {
-            self.emit(
-                br,
-                "MapRunFailed",
-                Some((
-                    "mapRunFailedEventDetails",
-                    json!({
-                        "error": "States.ExceedToleratedFailureThreshold",
-                        "cause": "The specified tolerated failure threshold was exceeded"
-                    }),
-                )),
-            );
-            return Err(Failure::new(
-                "States.ExceedToleratedFailureThreshold",
-                Some("The specified tolerated failure threshold was exceeded".into()),
-            ));
+        (!over).then_some(results)
+    }
+
+    /// One child execution of the map run, to its end.
+    async fn child_execution(
+        &self,
+        child_sm: &str,
+        processor: Arc<Definition>,
+        input: Value,
+        parent_arn: String,
+    ) -> Result<Value, Failure> {
+        let (rec, _) = self
+            .engine
+            .create_record(child_sm, None, input, Some(parent_arn))
+            .map_err(|e| Failure::new("States.Runtime", Some(e.to_string())))?;
+        run_execution(self.engine.clone(), processor, rec.clone()).await;
+        let d = rec.describe();
+        match d.status {
+            ExecutionStatus::Succeeded => Ok(d.output.unwrap_or(Value::Null)),
+            _ => Err(Failure {
+                error: d.error,
+                cause: d.cause,
+                exec_timeout: false,
+                runtime_in_state: false,
+                named_only: false,
+            }),
         }
-        self.emit(br, "MapRunSucceeded", None);
-        self.emit(br, "MapStateSucceeded", None);
-        self.finish(st, raw, ctx, Value::Array(results), entered, br)
     }
 }
 
