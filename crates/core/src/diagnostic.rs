@@ -1,11 +1,14 @@
 //! One error shape for every function: what Lambda reports when a handler fails, and how a failed
 //! SDK call becomes the retry class the state machine routes on.
 //!
-//! A function keeps its own `thiserror` enum (its variants are the failures its states route on)
-//! and says which stable [`error_type`] each variant is, by implementing [`ErrorType`];
-//! [`impl_diagnostic!`](crate::impl_diagnostic) then writes its `From<Error> for Diagnostic`, so
-//! every function reports the same shape: the stable name as `errorType`, its `Display` as
-//! `errorMessage`.
+//! Every function fails in the same few ways, so its error is [`Error`]: input that breaks a rule
+//! (`InvalidPlan`), a failed AWS call (its retry class), and, where it has one, a failure of its
+//! own (`F`: create-standby's `StandbyFailed`, start-migration's unusable answer), which says its
+//! stable [`error_type`] by implementing [`ErrorType`]. `Error` converts to the `Diagnostic`
+//! Lambda reports: the stable name as `errorType`, its `Display` as `errorMessage`. A function
+//! whose failures do not fit (start-wave refuses plans and foreign events) implements
+//! [`ErrorType`] on its own enum and writes its conversion with
+//! [`impl_diagnostic!`](crate::impl_diagnostic).
 //!
 //! Each SDK operation a function calls is described once, as an [`Operation`]: the modeled errors
 //! of that operation (matched with the SDK's typed `is_*` methods, which a renamed or removed
@@ -13,6 +16,7 @@
 //! and the SDK's error variant, see [`AwsError::classify`], or for a Lex V1 operation the check
 //! that the endpoint is gone, see [`lex_v1::classify`]).
 
+use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -47,6 +51,44 @@ impl ErrorType for Violations {
     }
 }
 
+/// A function without failures of its own: `Error<Infallible>` has only the shared ones.
+impl ErrorType for Infallible {
+    fn error_type(&self) -> &'static str {
+        match *self {}
+    }
+}
+
+/// What a function's call fails with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error<F = Infallible> {
+    /// The input is malformed or breaks a rule of the service model; no AWS call was made.
+    /// `InvalidPlan`: never retried.
+    #[error("invalid input: {0}")]
+    InvalidInput(Violations),
+    /// An AWS call failed; its class decides the retry.
+    #[error(transparent)]
+    Aws(AwsError),
+    /// A failure of the function's own, with its own `errorType`.
+    #[error(transparent)]
+    Own(F),
+}
+
+impl<F: ErrorType> ErrorType for Error<F> {
+    fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(v) => v.error_type(),
+            Error::Aws(e) => e.error_type(),
+            Error::Own(f) => f.error_type(),
+        }
+    }
+}
+
+impl<F: ErrorType> From<Error<F>> for Diagnostic {
+    fn from(err: Error<F>) -> Self {
+        diagnostic(&err)
+    }
+}
+
 /// The `Diagnostic` Lambda reports for `err`: its stable `errorType` and its message.
 pub fn diagnostic(err: &(impl ErrorType + ?Sized)) -> Diagnostic {
     Diagnostic {
@@ -56,8 +98,8 @@ pub fn diagnostic(err: &(impl ErrorType + ?Sized)) -> Diagnostic {
 }
 
 /// Writes `impl From<$error> for Diagnostic` through [`diagnostic`](crate::diagnostic::diagnostic)
-/// for a function's error enum (which implements [`ErrorType`]), so the handler can return it to
-/// `lambda_runtime` as is.
+/// for a function's own error enum (which implements [`ErrorType`]), so the handler can return it
+/// to `lambda_runtime` as is. [`Error`] has its conversion already.
 #[macro_export]
 macro_rules! impl_diagnostic {
     ($error:ty) => {
@@ -181,24 +223,29 @@ mod tests {
         )
     }
 
+    /// A failure of a function's own.
     #[derive(Debug, thiserror::Error)]
-    enum Error {
-        #[error("invalid input: {0}")]
-        InvalidInput(Violations),
-        #[error(transparent)]
-        Aws(AwsError),
-    }
+    #[error("all 1 standby requests failed")]
+    struct StandbyFailed;
 
-    impl ErrorType for Error {
+    impl ErrorType for StandbyFailed {
         fn error_type(&self) -> &'static str {
-            match self {
-                Error::InvalidInput(v) => v.error_type(),
-                Error::Aws(e) => e.error_type(),
-            }
+            error_type::STANDBY_FAILED
         }
     }
 
-    crate::impl_diagnostic!(Error);
+    /// A function's own enum, converted by the macro.
+    #[derive(Debug, thiserror::Error)]
+    #[error("refused event: {0}")]
+    struct Foreign(&'static str);
+
+    impl ErrorType for Foreign {
+        fn error_type(&self) -> &'static str {
+            error_type::FOREIGN_EVENT
+        }
+    }
+
+    crate::impl_diagnostic!(Foreign);
 
     #[test]
     fn a_modeled_error_keeps_the_service_code_and_message() {
@@ -279,7 +326,7 @@ mod tests {
         let mut v = Violations::default();
         v.push("workspaceId", "must match ^ws-[0-9a-z]{8,63}$");
         assert_eq!(
-            Diagnostic::from(Error::InvalidInput(v)),
+            Diagnostic::from(Error::<Infallible>::InvalidInput(v)),
             Diagnostic {
                 error_type: "InvalidPlan".to_owned(),
                 error_message: "invalid input: workspaceId: must match ^ws-[0-9a-z]{8,63}$"
@@ -293,11 +340,25 @@ mod tests {
             message: "Rate exceeded".to_owned(),
         };
         assert_eq!(
-            Diagnostic::from(Error::Aws(aws)),
+            Diagnostic::from(Error::<Infallible>::Aws(aws)),
             Diagnostic {
                 error_type: "ThrottlingException".to_owned(),
                 error_message: "MigrateWorkspace failed: ThrottlingException: Rate exceeded"
                     .to_owned(),
+            }
+        );
+        assert_eq!(
+            Diagnostic::from(Error::Own(StandbyFailed)),
+            Diagnostic {
+                error_type: "StandbyFailed".to_owned(),
+                error_message: "all 1 standby requests failed".to_owned(),
+            }
+        );
+        assert_eq!(
+            Diagnostic::from(Foreign("another account")),
+            Diagnostic {
+                error_type: "ForeignEvent".to_owned(),
+                error_message: "refused event: another account".to_owned(),
             }
         );
     }
