@@ -1,4 +1,10 @@
 //! The interpreter: runs a definition's states, writes the history, keeps virtual time.
+//!
+//! This module holds the run loop (an execution from start to end, a body state by state), the
+//! history it writes and the data flow every state shares (paths, the context object, the payload
+//! limit). Each kind of state has its own module: [`task`] (with the handler call in
+//! `task::call`), [`retry`] (Retry and Catch around Task, Parallel and Map), [`choice`], [`wait`],
+//! [`parallel`], [`map`] (inline) and [`distributed`] (the Distributed Map's child executions).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -163,41 +169,49 @@ impl Drop for AbortOnDrop {
     }
 }
 
+impl Run {
+    /// The run of `rec`: its context object's Execution and StateMachine, its deadline.
+    fn new(engine: Engine, definition: &Definition, rec: Arc<ExecRecord>) -> Self {
+        let virtual_time = matches!(engine.inner.clock, ClockMode::Virtual { .. });
+        let sm_name = rec
+            .sm_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let execution_ctx = json!({
+            "Id": rec.arn,
+            "Input": rec.input,
+            "StartTime": format_timestamp(rec.start),
+            "Name": rec.name,
+            "RoleArn": engine.inner.role_arn,
+            "RedriveCount": 0,
+        });
+        let state_machine_ctx = json!({"Id": rec.sm_arn, "Name": sm_name});
+        Run {
+            deadline: definition
+                .timeout_seconds
+                .map(|t| rec.start + Duration::from_secs(t)),
+            definition_timeout: definition.timeout_seconds,
+            exec_arn: Arc::from(rec.arn.as_str()),
+            exec_name: Arc::from(rec.name.as_str()),
+            engine,
+            rec,
+            virtual_time,
+            execution_ctx,
+            state_machine_ctx,
+        }
+    }
+}
+
 pub(crate) async fn run_execution(
     engine: Engine,
     definition: Arc<Definition>,
     rec: Arc<ExecRecord>,
 ) {
     let _abort_on_drop = AbortOnDrop(rec.clone(), engine.inner.clock);
-    let virtual_time = matches!(engine.inner.clock, ClockMode::Virtual { .. });
-    let sm_name = rec
-        .sm_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let execution_ctx = json!({
-        "Id": rec.arn,
-        "Input": rec.input,
-        "StartTime": format_timestamp(rec.start),
-        "Name": rec.name,
-        "RoleArn": engine.inner.role_arn,
-        "RedriveCount": 0,
-    });
-    let state_machine_ctx = json!({"Id": rec.sm_arn, "Name": sm_name});
-    let run = Run {
-        deadline: definition
-            .timeout_seconds
-            .map(|t| rec.start + Duration::from_secs(t)),
-        definition_timeout: definition.timeout_seconds,
-        exec_arn: Arc::from(rec.arn.as_str()),
-        exec_name: Arc::from(rec.name.as_str()),
-        engine,
-        rec: rec.clone(),
-        virtual_time,
-        execution_ctx,
-        state_machine_ctx,
-    };
+    let run = Run::new(engine, &definition, rec.clone());
+    let virtual_time = run.virtual_time;
     let body = definition.root.clone();
     let fut = async {
         let mut br = Branch::new(0, None, str_hash(&run.rec.arn), run.engine.inner.seeded());
@@ -216,7 +230,7 @@ pub(crate) async fn run_execution(
         (res, br)
     };
     let mut stop = SystemTime::now();
-    let (res, mut br) = if virtual_time {
+    let (res, br) = if virtual_time {
         let (mut r, mut end) = fleetshift_clock::scope(rec.start, fut).await;
         // Whatever ran past the execution's deadline (a handler, a Distributed Map's children)
         // does not count: the execution timed out at its deadline.
@@ -244,6 +258,12 @@ pub(crate) async fn run_execution(
     if !virtual_time {
         stop = SystemTime::now();
     }
+    record_end(&rec, res, br, stop);
+}
+
+/// Records how the execution ended (its last event, status, output or error), unless it was
+/// stopped meanwhile, and wakes whoever waits for it.
+fn record_end(rec: &ExecRecord, res: Result<Value, Failure>, mut br: Branch, stop: SystemTime) {
     let (status, ty, details) = match &res {
         Ok(out) => (
             ExecutionStatus::Succeeded,
