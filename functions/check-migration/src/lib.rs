@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_workspaces::operation::describe_workspaces::DescribeWorkspacesError;
 use aws_sdk_workspaces::types::WorkspaceState;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::diagnostic::{ErrorType, Operation};
-use fleetshift_core::{AwsError, ErrorKind, Violations, rfc3339, validate};
+use fleetshift_core::diagnostic::Operation;
+use fleetshift_core::{ErrorKind, Violations, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -142,27 +142,9 @@ pub struct Alert {
     pub reference_urls: Vec<String>,
 }
 
-/// The failures the state machine routes on; each maps to a stable `errorType`.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input is malformed or breaks a rule; no AWS call was made.
-    #[error("invalid input: {0}")]
-    InvalidInput(Violations),
-    /// The AWS call failed; the kind carries the retry class.
-    #[error(transparent)]
-    Aws(AwsError),
-}
-
-impl ErrorType for Error {
-    fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidInput(v) => v.error_type(),
-            Error::Aws(e) => e.error_type(),
-        }
-    }
-}
-
-fleetshift_core::impl_diagnostic!(Error);
+/// The failures the state machine routes on: invalid input (`InvalidPlan`) or a failed AWS call
+/// (its retry class).
+pub type Error = fleetshift_core::diagnostic::Error;
 
 /// The AWS clients the handler calls.
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@ use aws_config::SdkConfig;
 use aws_sdk_workspaces::operation::describe_custom_workspace_image_import::DescribeCustomWorkspaceImageImportError;
 use aws_sdk_workspaces::types::CustomWorkspaceImageImportState as State;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use fleetshift_core::diagnostic::{ErrorType, Operation};
-use fleetshift_core::{AwsError, ErrorKind, Violations, rfc3339, validate};
+use fleetshift_core::diagnostic::Operation;
+use fleetshift_core::{ErrorKind, Violations, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -76,27 +76,9 @@ pub struct ErrorDetail {
     pub error_message: String,
 }
 
-/// The failure classes the state machine routes on.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input is invalid; no call was made. Never retried.
-    #[error("invalid input: {0}")]
-    InvalidInput(Violations),
-    /// The call failed; its class decides the retry.
-    #[error(transparent)]
-    Aws(AwsError),
-}
-
-impl ErrorType for Error {
-    fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidInput(v) => v.error_type(),
-            Error::Aws(e) => e.error_type(),
-        }
-    }
-}
-
-fleetshift_core::impl_diagnostic!(Error);
+/// The failures the state machine routes on: invalid input (`InvalidPlan`) or a failed AWS call
+/// (its retry class).
+pub type Error = fleetshift_core::diagnostic::Error;
 
 /// The WorkSpaces client of the image's Region.
 #[derive(Clone, Debug)]
