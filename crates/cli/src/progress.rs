@@ -4,15 +4,15 @@
 use std::collections::HashSet;
 
 use cloud_local::RecordedEvent;
+use fleetshift_core::contract::{MigrationProgress, TaskRef};
 use fleetshift_core::events;
-use serde_json::Value;
 
 /// Counts the distinct items of a wave (or of several) that reached a final state (COMPLETED or FAILED), reading
 /// events one by one so that a long run need not read the same events again.
 #[derive(Debug, Default)]
 pub struct FinishedItems {
     waves: Vec<String>,
-    finished: HashSet<(String, String, String, String)>,
+    finished: HashSet<(String, TaskRef)>,
     read: usize,
 }
 
@@ -36,26 +36,12 @@ impl FinishedItems {
             if e.detail_type != events::ITEM_PROGRESS {
                 continue;
             }
-            let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
+            let Ok(d) = serde_json::from_str::<MigrationProgress>(&e.detail) else {
                 continue;
             };
-            let is_final = matches!(
-                d.get("status").and_then(Value::as_str),
-                Some("COMPLETED" | "FAILED")
-            );
-            let wave = d.get("waveId").and_then(Value::as_str).unwrap_or_default();
-            if !is_final || !self.waves.iter().any(|w| w == wave) {
-                continue;
+            if d.status.is_final() && self.waves.contains(&d.wave_id) {
+                self.finished.insert((d.wave_id, d.task));
             }
-            let task = d.get("task").cloned().unwrap_or_default();
-            let part = |k: &str| {
-                task.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            self.finished
-                .insert((wave.to_owned(), part("kind"), part("id"), part("version")));
         }
         self.read = self.read.max(published.len());
         self.finished.len()
@@ -79,7 +65,7 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
 mod tests {
     use std::time::SystemTime;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -96,11 +82,16 @@ mod tests {
         }
     }
 
-    fn progress(task: Value, status: &str, detail: &str) -> RecordedEvent {
+    fn progress_in(wave: &str, task: Value, status: &str, detail: &str) -> RecordedEvent {
         event(
             events::ITEM_PROGRESS,
-            json!({"waveId": "w1", "task": task, "status": status, "statusDetail": detail}),
+            json!({"waveId": wave, "taskName": "task", "task": task, "status": status,
+                "statusDetail": detail, "updatedAt": "2026-01-01T00:00:00Z", "hubStatus": "disabled"}),
         )
+    }
+
+    fn progress(task: Value, status: &str, detail: &str) -> RecordedEvent {
+        progress_in("w1", task, status, detail)
     }
 
     #[test]
@@ -124,10 +115,7 @@ mod tests {
             progress(ws("ws-a00000001"), "COMPLETED", "migrated to ws-new000001"),
             progress(bot.clone(), "FAILED", "LexV1Unavailable"),
             // Another wave's items, and other event types, do not count.
-            event(
-                events::ITEM_PROGRESS,
-                json!({"waveId": "w2", "task": ws("ws-c00000001"), "status": "COMPLETED"}),
-            ),
+            progress_in("w2", ws("ws-c00000001"), "COMPLETED", "migrated"),
             event(
                 events::WAVE_FINISHED,
                 json!({"waveId": "w1", "status": "COMPLETED"}),
@@ -140,9 +128,11 @@ mod tests {
         assert_eq!(finished.update(&events), 3);
         assert_eq!(finished.update(&events), 3);
         // Counted for both waves, w2's item too; the same item id in two waves is two items.
-        events.push(event(
-            events::ITEM_PROGRESS,
-            json!({"waveId": "w2", "task": ws("ws-a00000001"), "status": "COMPLETED"}),
+        events.push(progress_in(
+            "w2",
+            ws("ws-a00000001"),
+            "COMPLETED",
+            "migrated",
         ));
         assert_eq!(FinishedItems::for_waves(["w1", "w2"]).update(&events), 5);
     }

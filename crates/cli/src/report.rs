@@ -9,8 +9,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use cloud_local::{HubTaskSnapshot, RecordedEvent};
+use fleetshift_core::contract::{
+    BotResult, CaughtError, MigrationProgress, Reason, StandbyResult, Status, TaskRef,
+    WaveFinished, WorkspaceResult,
+};
 use fleetshift_core::events;
-use serde::Serialize;
+use push_hub_update::{PlannedBot, PlannedWorkspace};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sfn_local::{ExecutionDescription, HistoryEvent};
 
@@ -94,28 +99,14 @@ impl WaveReport {
         hub_tasks: Vec<HubTaskSnapshot>,
         wall: Duration,
     ) -> Self {
-        let wave_id = plan
-            .get("waveId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let finished: Vec<Value> = published
+        let plan = PlanItems::read(plan);
+        let wave_id = plan.wave_id.clone();
+        let finished: Vec<WaveFinished> = published
             .iter()
             .filter(|e| e.detail_type == events::WAVE_FINISHED)
-            .filter_map(|e| serde_json::from_str::<Value>(&e.detail).ok())
-            .filter(|d| d.get("waveId").and_then(Value::as_str) == Some(wave_id.as_str()))
+            .filter_map(|e| serde_json::from_str::<WaveFinished>(&e.detail).ok())
+            .filter(|d| d.counts.wave_id == wave_id)
             .collect();
-        let summary = |key: &str| -> Vec<Value> {
-            finished
-                .iter()
-                .flat_map(|d| {
-                    d.get(key)
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect()
-        };
         let (history_workspaces, history_bots) = history_results(history);
         let progress = last_progress(published, &wave_id);
         // Why an item nothing shows started did not start, or why a started one has no result.
@@ -126,29 +117,30 @@ impl WaveReport {
             .unwrap_or_else(|| done.status.as_str().to_owned());
 
         let mut workspaces = Vec::new();
-        let mut summary_workspaces = summary("mapping");
-        for w in planned(plan, "workspaces") {
-            let id = s(w, "workspaceId").unwrap_or_default();
-            let named = |r: &Value| s(r, "sourceWorkspaceId").as_deref() == Some(id.as_str());
+        let mut summary_workspaces: Vec<WorkspaceResult> =
+            finished.iter().flat_map(|d| d.mapping.clone()).collect();
+        for w in &plan.workspaces {
+            let id = w.workspace_id.clone();
+            let named = |r: &WorkspaceResult| r.source_workspace_id == id;
             let from_summary = summary_workspaces
                 .iter()
                 .position(named)
                 .map(|i| summary_workspaces.remove(i));
-            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r)) {
+            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r.reason)) {
                 workspace_row(r, ReadFrom::Summary)
             } else if let Some(r) = history_workspaces
                 .iter()
-                .find(|r| named(r) && !result_lost(r))
+                .find(|r| named(r) && !result_lost(r.reason))
             {
                 workspace_row(r, ReadFrom::ExecutionHistory)
             } else if let Some((event, (status, cause))) = progress
-                .get(&Item::Workspace(id.clone()))
+                .get(&TaskRef::Workspace { id: id.clone() })
                 .and_then(|d| Some((d, progress_outcome(d, &ended)?)))
             {
                 WorkspaceRow {
                     source_workspace_id: id,
                     // Progress events carry the new id once MigrateWorkspace named it.
-                    target_workspace_id: s(event, "targetWorkspaceId"),
+                    target_workspace_id: event.target_workspace_id.clone(),
                     status,
                     cause,
                     standby: None,
@@ -177,26 +169,27 @@ impl WaveReport {
         );
 
         let mut bots = Vec::new();
-        let mut summary_bots = summary("bots");
-        for b in planned(plan, "lexBots") {
-            let (name, version) = (
-                s(b, "v1BotName").unwrap_or_default(),
-                s(b, "v1BotVersion").unwrap_or_default(),
-            );
-            let named = |r: &Value| {
-                s(r, "v1BotName").as_deref() == Some(name.as_str())
-                    && s(r, "v1BotVersion").as_deref() == Some(version.as_str())
-            };
+        let mut summary_bots: Vec<BotResult> =
+            finished.iter().flat_map(|d| d.bots.clone()).collect();
+        for b in &plan.lex_bots {
+            let (name, version) = (b.v1_bot_name.clone(), b.v1_bot_version.clone());
+            let named = |r: &BotResult| r.v1_bot_name == name && r.v1_bot_version == version;
             let from_summary = summary_bots
                 .iter()
                 .position(named)
                 .map(|i| summary_bots.remove(i));
-            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r)) {
+            let row = if let Some(r) = from_summary.as_ref().filter(|r| !result_lost(r.reason)) {
                 bot_row(r, ReadFrom::Summary)
-            } else if let Some(r) = history_bots.iter().find(|r| named(r) && !result_lost(r)) {
+            } else if let Some(r) = history_bots
+                .iter()
+                .find(|r| named(r) && !result_lost(r.reason))
+            {
                 bot_row(r, ReadFrom::ExecutionHistory)
             } else if let Some((status, cause)) = progress
-                .get(&Item::Bot(name.clone(), version.clone()))
+                .get(&TaskRef::LexBot {
+                    id: name.clone(),
+                    version: version.clone(),
+                })
                 .and_then(|d| progress_outcome(d, &ended))
             {
                 BotRow {
@@ -271,11 +264,11 @@ impl WaveReport {
             self.wall_millis
         );
         if let Some(e) = &self.error {
-            let _ = writeln!(
-                out,
-                "  error: {e}: {}",
-                readable_cause(self.cause.as_deref())
-            );
+            let caught = CaughtError {
+                error: e.clone(),
+                cause: self.cause.clone(),
+            };
+            let _ = writeln!(out, "  error: {}", caught.to_cause());
         }
         let unsummarised = self
             .workspaces
@@ -360,36 +353,47 @@ impl WaveReport {
     }
 }
 
-/// A Lambda error payload as `message`, any other cause as it is.
-fn readable_cause(cause: Option<&str>) -> String {
-    let cause = cause.unwrap_or_default();
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| s(&v, "errorMessage"))
-        .unwrap_or_else(|| cause.to_owned())
-}
-
 const NOT_STARTED: &str = "NOT_STARTED";
 
-/// A plan item, as the progress events name it.
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum Item {
-    Workspace(String),
-    Bot(String, String),
+/// The plan's items, read leniently: a report is also made of a wave whose plan was refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanItems {
+    #[serde(default)]
+    wave_id: String,
+    #[serde(default)]
+    workspaces: Vec<PlannedWorkspace>,
+    #[serde(default)]
+    lex_bots: Vec<PlannedBot>,
 }
 
-/// The plan's entries under `key` (`workspaces`, `lexBots`).
-fn planned<'a>(plan: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    plan.get(key)
-        .and_then(Value::as_array)
+impl PlanItems {
+    fn read(plan: &Value) -> Self {
+        serde_json::from_value(plan.clone()).unwrap_or_default()
+    }
+}
+
+/// The state data that holds the wave's item results (the Map states' `ResultPath`s).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateResults {
+    workspace_results: Option<Vec<Value>>,
+    bot_results: Option<Vec<Value>>,
+}
+
+/// The entries of a Map's output that are item results of the contract (a child execution that
+/// failed outside its item's Catch returns `{"Error", "Cause"}`, which names no item).
+fn readable<T: serde::de::DeserializeOwned>(entries: Vec<Value>) -> Vec<T> {
+    entries
         .into_iter()
-        .flatten()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
 }
 
 /// The item results last seen in the execution history: the `workspaceResults` and `botResults`
 /// the Map states return, which the Finish state gets as its input. They survive a Finish that
 /// fails (its Catch replaces the state's data, not the history).
-fn history_results(history: &[HistoryEvent]) -> (Vec<Value>, Vec<Value>) {
+fn history_results(history: &[HistoryEvent]) -> (Vec<WorkspaceResult>, Vec<BotResult>) {
     let (mut workspaces, mut bots) = (Vec::new(), Vec::new());
     for (_, details) in history.iter().filter_map(|e| e.details.as_ref()) {
         for key in ["input", "output"] {
@@ -400,14 +404,14 @@ fn history_results(history: &[HistoryEvent]) -> (Vec<Value>, Vec<Value>) {
             if !text.contains("Results\"") {
                 continue;
             }
-            let Ok(data) = serde_json::from_str::<Value>(text) else {
+            let Ok(data) = serde_json::from_str::<StateResults>(text) else {
                 continue;
             };
-            if let Some(r) = data.get("workspaceResults").and_then(Value::as_array) {
-                workspaces = r.clone();
+            if let Some(r) = data.workspace_results {
+                workspaces = readable(r);
             }
-            if let Some(r) = data.get("botResults").and_then(Value::as_array) {
-                bots = r.clone();
+            if let Some(r) = data.bot_results {
+                bots = readable(r);
             }
         }
     }
@@ -415,7 +419,10 @@ fn history_results(history: &[HistoryEvent]) -> (Vec<Value>, Vec<Value>) {
 }
 
 /// The last `Migration Progress` event of each item of the wave.
-fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Value> {
+fn last_progress(
+    published: &[RecordedEvent],
+    wave_id: &str,
+) -> HashMap<TaskRef, MigrationProgress> {
     let mut last = HashMap::new();
     for e in published
         .iter()
@@ -423,19 +430,12 @@ fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Va
         // Parse only events that can be this wave's: with many waves on one stack, most are not.
         .filter(|e| e.detail.contains(wave_id))
     {
-        let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
+        let Ok(d) = serde_json::from_str::<MigrationProgress>(&e.detail) else {
             continue;
         };
-        if d.get("waveId").and_then(Value::as_str) != Some(wave_id) {
-            continue;
+        if d.wave_id == wave_id {
+            last.insert(d.task.clone(), d);
         }
-        let task = d.get("task").cloned().unwrap_or_default();
-        let item = match (task.get("kind").and_then(Value::as_str), s(&task, "id")) {
-            (Some("workspace"), Some(id)) => Item::Workspace(id),
-            (Some("lexBot"), Some(id)) => Item::Bot(id, s(&task, "version").unwrap_or_default()),
-            _ => continue,
-        };
-        last.insert(item, d);
     }
     last
 }
@@ -443,24 +443,23 @@ fn last_progress(published: &[RecordedEvent], wave_id: &str) -> HashMap<Item, Va
 /// Whether a result only says the wave lost the item's real result (its Map failed, or its
 /// iteration failed outside the item's own handling): the item's last progress event, which it
 /// published itself, then tells more.
-fn result_lost(r: &Value) -> bool {
-    s(r, "cause")
-        .is_some_and(|c| c.starts_with("result lost") || c == push_hub_update::NO_RESULT_CAUSE)
+fn result_lost(reason: Option<Reason>) -> bool {
+    Reason::result_missing(reason)
 }
 
 /// An item's state and cause from its last progress event; `None` when the event does not show
 /// it started. `ended` is why the wave ended.
-fn progress_outcome(event: &Value, ended: &str) -> Option<(String, Option<String>)> {
-    let detail = s(event, "statusDetail");
-    match event.get("status").and_then(Value::as_str)? {
-        "COMPLETED" => Some(("COMPLETED".into(), None)),
-        "FAILED" => Some((
-            "FAILED".into(),
+fn progress_outcome(event: &MigrationProgress, ended: &str) -> Option<(String, Option<String>)> {
+    let detail = event.status_detail.clone();
+    match event.status {
+        Status::Completed => Some((Status::Completed.to_string(), None)),
+        Status::Failed => Some((
+            Status::Failed.to_string(),
             Some(detail.unwrap_or_else(|| "FAILED (no detail reported)".into())),
         )),
-        NOT_STARTED => None,
-        status => Some((
-            "IN_PROGRESS".into(),
+        Status::NotStarted => None,
+        status @ Status::InProgress => Some((
+            Status::InProgress.to_string(),
             Some(format!(
                 "started, but the wave ended before its result was recorded ({ended}); last \
                  progress: {status}{}",
@@ -475,60 +474,37 @@ fn not_started(ended: &str) -> String {
 }
 
 /// A WorkSpace's row from a result as the Map returns it and the summary maps it.
-fn workspace_row(r: &Value, read_from: ReadFrom) -> WorkspaceRow {
+fn workspace_row(r: &WorkspaceResult, read_from: ReadFrom) -> WorkspaceRow {
     WorkspaceRow {
-        source_workspace_id: s(r, "sourceWorkspaceId").unwrap_or_default(),
-        target_workspace_id: s(r, "targetWorkspaceId"),
-        status: s(r, "status").unwrap_or_else(|| "FAILED".into()),
-        cause: s(r, "cause"),
-        standby: r.get("standby").and_then(standby_summary),
+        source_workspace_id: r.source_workspace_id.clone(),
+        target_workspace_id: r.target_workspace_id.clone(),
+        status: r.status.to_string(),
+        cause: r.cause.clone(),
+        standby: r.standby.as_ref().and_then(standby_summary),
         read_from,
     }
 }
 
 /// A bot's row from a result as the Map returns it and the summary lists it.
-fn bot_row(r: &Value, read_from: ReadFrom) -> BotRow {
+fn bot_row(r: &BotResult, read_from: ReadFrom) -> BotRow {
     BotRow {
-        v1_bot_name: s(r, "v1BotName").unwrap_or_default(),
-        v1_bot_version: s(r, "v1BotVersion").unwrap_or_default(),
-        v2_bot_id: s(r, "v2BotId"),
-        status: s(r, "status").unwrap_or_else(|| "FAILED".into()),
-        cause: s(r, "cause"),
+        v1_bot_name: r.v1_bot_name.clone(),
+        v1_bot_version: r.v1_bot_version.clone(),
+        v2_bot_id: r.v2_bot_id.clone(),
+        status: r.status.to_string(),
+        cause: r.cause.clone(),
         read_from,
     }
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
-/// A short summary of an item's standby result: the standby id, or the failure code.
-fn standby_summary(v: &Value) -> Option<String> {
-    if let Some(p) = v
-        .get("pending")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-    {
-        return s(p, "standbyWorkspaceId").or_else(|| Some("pending".into()));
+/// A short summary of an item's standby result: the standby id, or why it failed (each cause
+/// once, as its code and message).
+fn standby_summary(standby: &StandbyResult) -> Option<String> {
+    if let Some(id) = standby.standby_workspace_id() {
+        return Some(id.to_owned());
     }
-    if let Some(f) = v
-        .get("failed")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-    {
-        return Some(format!("FAILED {}", s(f, "errorCode").unwrap_or_default()));
-    }
-    // A caught error (`{Error, Cause}`), the cause being the Lambda error payload.
-    if let Some(e) = v.get("Error").and_then(Value::as_str) {
-        let message = v
-            .get("Cause")
-            .and_then(Value::as_str)
-            .and_then(|c| serde_json::from_str::<Value>(c).ok())
-            .and_then(|c| s(&c, "errorMessage"))
-            .unwrap_or_default();
-        return Some(format!("FAILED {e}: {message}"));
-    }
-    None
+    let causes: Vec<String> = standby.failures().iter().map(ToString::to_string).collect();
+    (!causes.is_empty()).then(|| format!("FAILED {}", causes.join(", ")))
 }
 
 /// A duration as `2h 05m`, `3m 07s` or `9s`.
@@ -569,7 +545,8 @@ mod tests {
     }
 
     fn progress(task: Value, status: &str, detail: &str) -> RecordedEvent {
-        let mut d = json!({"waveId": "w1", "task": task, "status": status, "statusDetail": detail});
+        let mut d = json!({"waveId": "w1", "taskName": "w1-task", "task": task, "status": status,
+            "statusDetail": detail, "updatedAt": "2026-01-01T00:00:00Z", "hubStatus": "disabled"});
         if let Some(target) = detail.strip_prefix("migrated to ") {
             d["targetWorkspaceId"] = json!(target);
         }
@@ -674,8 +651,11 @@ mod tests {
             {"workspaceId": "ws-sum000001"}, {"workspaceId": "ws-his000001"}]});
         let summary = RecordedEvent {
             detail_type: events::WAVE_FINISHED.into(),
-            detail: json!({"waveId": "w1", "mapping": [{"sourceWorkspaceId": "ws-sum000001",
-                "targetWorkspaceId": "ws-new000001", "status": "COMPLETED"}]})
+            detail: json!({"waveId": "w1", "total": 2, "completed": 1, "failed": 1,
+                "standbyFailed": 0, "unreadable": 0, "unplanned": 0, "cause": "1 of 2 WorkSpaces failed",
+                "mapping": [{"sourceWorkspaceId": "ws-sum000001",
+                    "targetWorkspaceId": "ws-new000001", "status": "COMPLETED"}],
+                "bots": [], "part": 1, "parts": 1})
             .to_string(),
             ..progress(Value::Null, "", "")
         };
@@ -683,8 +663,9 @@ mod tests {
             {"sourceWorkspaceId": "ws-sum000001", "targetWorkspaceId": "ws-other0001",
              "status": "FAILED", "cause": "x"},
             {"sourceWorkspaceId": "ws-his000001", "targetWorkspaceId": "ws-new000002",
-             "status": "COMPLETED", "cause": null, "standby": {"pending": [
-                {"standbyWorkspaceId": "ws-stb000001"}]}}]});
+             "status": "COMPLETED", "cause": null, "standby": {"region": "us-west-2", "pending": [
+                {"primaryWorkspaceId": "ws-new000002", "standbyWorkspaceId": "ws-stb000001",
+                 "directoryId": "d-9267001234", "state": "PENDING"}], "failed": []}}]});
         let history = [history_event(
             json!({"name": "MigrateWorkspaces", "output": results.to_string()}),
         )];

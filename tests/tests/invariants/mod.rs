@@ -5,17 +5,26 @@
 use std::collections::{HashMap, HashSet};
 
 use fleetshift::{LocalStack, WaveReport};
+use fleetshift_core::contract::{HubStatus, MigrationProgress, Status, TaskRef, WaveFinished};
 use fleetshift_core::{events, plan};
+use push_hub_update::{PlannedBot, PlannedWorkspace};
 use serde_json::Value;
 
 /// The states a report row can end in.
 const ROW_STATES: [&str; 4] = ["COMPLETED", "FAILED", "NOT_STARTED", "IN_PROGRESS"];
 
-/// A plan item as the progress events name it: `task.kind`, `task.id`, `task.version`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Item {
-    Workspace(String),
-    Bot(String, String),
+/// A plan item as the contract names it.
+type Item = TaskRef;
+
+fn workspace(id: &str) -> Item {
+    TaskRef::Workspace { id: id.to_owned() }
+}
+
+fn bot(name: &str, version: &str) -> Item {
+    TaskRef::LexBot {
+        id: name.to_owned(),
+        version: version.to_owned(),
+    }
 }
 
 /// Checks the invariants of one finished run of `plan` whose report is `report`.
@@ -27,18 +36,15 @@ pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveRe
         "a request of the stack was denied by IAM"
     );
     let wave_id = plan["waveId"].as_str().unwrap_or_default();
-    let planned: Vec<&str> = plan["workspaces"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|w| w["workspaceId"].as_str()).collect())
-        .unwrap_or_default();
-    let planned_bots: Vec<(&str, &str)> = plan["lexBots"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|b| Some((b["v1BotName"].as_str()?, b["v1BotVersion"].as_str()?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    // The plan's items, read as push-hub-update's `finish` reads them.
+    let workspaces: Vec<PlannedWorkspace> =
+        serde_json::from_value(plan["workspaces"].clone()).unwrap_or_default();
+    let bots: Vec<PlannedBot> = serde_json::from_value(plan["lexBots"].clone()).unwrap_or_default();
+    let planned: Vec<&str> = workspaces.iter().map(|w| w.workspace_id.as_str()).collect();
+    let planned_bots: Vec<(&str, &str)> = bots
+        .iter()
+        .map(|b| (b.v1_bot_name.as_str(), b.v1_bot_version.as_str()))
+        .collect();
 
     // Each plan item ends in exactly one final row, and a row that did not complete says why.
     let mut rows: HashMap<&str, usize> = HashMap::new();
@@ -85,31 +91,28 @@ pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveRe
 
     // When the wave reached its summary, the summary itself (not the report's filling-in) names
     // every planned item exactly once.
-    let finished: Vec<Value> = stack
+    let finished: Vec<WaveFinished> = stack
         .cloud
         .events()
         .iter()
         .filter(|e| e.detail_type == events::WAVE_FINISHED)
-        .map(|e| serde_json::from_str(&e.detail).expect("summary is JSON"))
-        .filter(|d: &Value| d["waveId"] == wave_id)
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Finished event is the contract's"))
+        .filter(|d: &WaveFinished| d.counts.wave_id == wave_id)
         .collect();
     if !finished.is_empty() {
         let mut named: HashMap<Item, usize> = HashMap::new();
         for d in &finished {
-            for m in d["mapping"].as_array().into_iter().flatten() {
-                let id = m["sourceWorkspaceId"].as_str().unwrap_or_default();
-                *named.entry(Item::Workspace(id.to_owned())).or_default() += 1;
+            for m in &d.mapping {
+                *named.entry(workspace(&m.source_workspace_id)).or_default() += 1;
             }
-            for b in d["bots"].as_array().into_iter().flatten() {
-                let item = Item::Bot(
-                    b["v1BotName"].as_str().unwrap_or_default().to_owned(),
-                    b["v1BotVersion"].as_str().unwrap_or_default().to_owned(),
-                );
-                *named.entry(item).or_default() += 1;
+            for b in &d.bots {
+                *named
+                    .entry(bot(&b.v1_bot_name, &b.v1_bot_version))
+                    .or_default() += 1;
             }
         }
         for id in &planned {
-            let item = Item::Workspace((*id).to_owned());
+            let item = workspace(id);
             assert_eq!(
                 named.get(&item),
                 Some(&1),
@@ -117,7 +120,7 @@ pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveRe
             );
         }
         for (name, version) in &planned_bots {
-            let item = Item::Bot((*name).to_owned(), (*version).to_owned());
+            let item = bot(name, version);
             assert_eq!(
                 named.get(&item),
                 Some(&1),
@@ -189,53 +192,43 @@ pub(crate) fn check_invariants(stack: &LocalStack, plan: &Value, report: &WaveRe
     // The sinks agree with the report: the last progress event of each started item carries
     // its reported state, and so does its Migration Hub task when that event says the Hub was
     // updated (a Hub failure degrades to events only, and the event says so).
-    let mut last: HashMap<Item, String> = HashMap::new();
-    let mut hub_lags: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut last: HashMap<Item, Status> = HashMap::new();
+    let mut hub_lags: HashSet<String> = HashSet::new();
     for e in stack.cloud.events() {
         if e.detail_type != events::ITEM_PROGRESS {
             continue;
         }
-        let d: Value = serde_json::from_str(&e.detail).expect("event detail is JSON");
-        if d["waveId"] != wave_id {
+        let d: MigrationProgress =
+            serde_json::from_str(&e.detail).expect("a Migration Progress event is the contract's");
+        if d.wave_id != wave_id {
             continue;
         }
-        let item = match (d["task"]["kind"].as_str(), d["task"]["id"].as_str()) {
-            (Some("workspace"), Some(id)) => Item::Workspace(id.to_owned()),
-            (Some("lexBot"), Some(id)) => Item::Bot(
-                id.to_owned(),
-                d["task"]["version"].as_str().unwrap_or_default().to_owned(),
-            ),
-            other => panic!("a progress event names its item: {other:?} in {d}"),
-        };
-        let status = d["status"].as_str().expect("a progress event has a status");
-        if let Some(task) = d["taskName"].as_str() {
-            if d["hubStatus"] == "unavailable" {
-                hub_lags.insert(task.to_owned());
-            } else {
-                hub_lags.remove(task);
-            }
+        if d.hub_status == HubStatus::Unavailable {
+            hub_lags.insert(d.task_name.clone());
+        } else {
+            hub_lags.remove(&d.task_name);
         }
-        last.insert(item, status.to_owned());
+        last.insert(d.task, d.status);
     }
     let reported = report
         .workspaces
         .iter()
-        .map(|w| (Item::Workspace(w.source_workspace_id.clone()), &w.status))
-        .chain(report.bots.iter().map(|b| {
-            (
-                Item::Bot(b.v1_bot_name.clone(), b.v1_bot_version.clone()),
-                &b.status,
-            )
-        }));
+        .map(|w| (workspace(&w.source_workspace_id), &w.status))
+        .chain(
+            report
+                .bots
+                .iter()
+                .map(|b| (bot(&b.v1_bot_name, &b.v1_bot_version), &b.status)),
+        );
     for (item, status) in reported {
         match status.as_str() {
             "NOT_STARTED" => assert!(
-                last.get(&item).is_none_or(|s| s == "NOT_STARTED"),
+                last.get(&item).is_none_or(|s| *s == Status::NotStarted),
                 "{item:?} is NOT_STARTED but its progress events say {:?}",
                 last.get(&item)
             ),
             status => assert_eq!(
-                last.get(&item).map(String::as_str),
+                last.get(&item).map(|s| s.as_str()),
                 Some(status),
                 "progress events for {item:?}"
             ),
