@@ -11,7 +11,7 @@ use fleetshift_core::diagnostic::Operation;
 use fleetshift_core::{ErrorKind, rfc3339};
 use tracing::{info, warn};
 
-use crate::{Deps, Error, LexBotInput, LexBotOutput};
+use crate::{Deps, Error, LexBotInput, LexBotOutput, MissingField};
 
 pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBotOutput, Error> {
     let started_at = rfc3339::format(fleetshift_clock::now());
@@ -39,10 +39,10 @@ pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBo
     let migration_id = out
         .migration_id()
         .filter(|id| !id.is_empty())
-        .ok_or(Error::MissingField {
+        .ok_or(Error::Own(MissingField {
             operation: START_MIGRATION.name,
             field: "migrationId",
-        })?
+        }))?
         .to_owned();
     info!(
         v1_bot_name = %b.v1_bot_name,

@@ -14,7 +14,7 @@ use aws_sdk_workspaces::operation::migrate_workspace::MigrateWorkspaceError;
 use aws_sdk_workspaces::types::WorkspaceState;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use fleetshift_core::diagnostic::{ErrorType, Operation};
-use fleetshift_core::{AwsError, ErrorKind, Violations, error_type, lex_v1, rfc3339, validate};
+use fleetshift_core::{ErrorKind, Violations, error_type, lex_v1, rfc3339, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -96,34 +96,23 @@ pub struct LexBotOutput {
     pub started_at: String,
 }
 
-/// The failures the state machine routes on; each maps to a stable `errorType`.
+/// The failures the state machine routes on: invalid input (`InvalidPlan`), a failed AWS call (its
+/// retry class), or an answer without a field the workflow needs.
+pub type Error = fleetshift_core::diagnostic::Error<MissingField>;
+
+/// AWS answered success without a field the workflow needs: `UnexpectedResponse`.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input is malformed or breaks a rule of the service model; no AWS call was made.
-    #[error("invalid input: {0}")]
-    InvalidInput(Violations),
-    /// The AWS call failed; the kind carries the retry class.
-    #[error(transparent)]
-    Aws(AwsError),
-    /// AWS answered success without a field the workflow needs.
-    #[error("{operation} answered without {field}")]
-    MissingField {
-        operation: &'static str,
-        field: &'static str,
-    },
+#[error("{operation} answered without {field}")]
+pub struct MissingField {
+    pub operation: &'static str,
+    pub field: &'static str,
 }
 
-impl ErrorType for Error {
+impl ErrorType for MissingField {
     fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidInput(v) => v.error_type(),
-            Error::Aws(e) => e.error_type(),
-            Error::MissingField { .. } => error_type::UNEXPECTED_RESPONSE,
-        }
+        error_type::UNEXPECTED_RESPONSE
     }
 }
-
-fleetshift_core::impl_diagnostic!(Error);
 
 /// The AWS clients the handler calls.
 #[derive(Debug, Clone)]
@@ -224,13 +213,13 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
             return Err(Error::Aws(classified));
         }
     };
-    let target =
-        out.target_workspace_id()
-            .filter(|t| !t.is_empty())
-            .ok_or(Error::MissingField {
-                operation: MIGRATE_WORKSPACE.name,
-                field: "TargetWorkspaceId",
-            })?;
+    let target = out
+        .target_workspace_id()
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::Own(MissingField {
+            operation: MIGRATE_WORKSPACE.name,
+            field: "TargetWorkspaceId",
+        }))?;
     info!(
         source_workspace_id = %w.workspace_id,
         target_workspace_id = %target,
