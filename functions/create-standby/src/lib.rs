@@ -17,7 +17,7 @@ use aws_sdk_workspaces::types::{DataReplication, StandbyWorkspace};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use fleetshift_core::diagnostic::{ErrorType, Operation};
 use fleetshift_core::plan::Standby;
-use fleetshift_core::{AwsError, ErrorKind, Violations, error_type, validate};
+use fleetshift_core::{ErrorKind, Violations, error_type, validate};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -92,21 +92,16 @@ pub struct FailedStandby {
     pub error_message: String,
 }
 
-/// The failure classes the state machine routes on.
+/// The failure classes the state machine routes on: invalid input (`InvalidPlan`), a failed call
+/// (its retry class), or a request WorkSpaces rejected.
+pub type Error = fleetshift_core::diagnostic::Error<StandbyFailed>;
+
+/// WorkSpaces answered, but rejected the request (or accepted none): `StandbyFailed`.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input breaks a rule of the service model; no call was made. Never retried.
-    #[error("invalid input: {0}")]
-    InvalidInput(Violations),
-    /// The call itself failed; its class decides the retry.
-    #[error(transparent)]
-    Aws(AwsError),
-    /// WorkSpaces answered, but rejected the request (or accepted none).
-    #[error("{}", standby_failed_message(region, failed))]
-    StandbyFailed {
-        region: String,
-        failed: Vec<FailedStandby>,
-    },
+#[error("{}", standby_failed_message(region, failed))]
+pub struct StandbyFailed {
+    pub region: String,
+    pub failed: Vec<FailedStandby>,
 }
 
 fn standby_failed_message(region: &str, failed: &[FailedStandby]) -> String {
@@ -126,17 +121,11 @@ fn standby_failed_message(region: &str, failed: &[FailedStandby]) -> String {
     )
 }
 
-impl ErrorType for Error {
+impl ErrorType for StandbyFailed {
     fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidInput(v) => v.error_type(),
-            Error::Aws(e) => e.error_type(),
-            Error::StandbyFailed { .. } => error_type::STANDBY_FAILED,
-        }
+        error_type::STANDBY_FAILED
     }
 }
-
-fleetshift_core::impl_diagnostic!(Error);
 
 /// The WorkSpaces client configuration, re-targeted per call at the standby Region, and the
 /// function's own Region (the default primary Region).
@@ -220,10 +209,10 @@ pub async fn handler(input: Input, deps: &Deps) -> Result<Output, Error> {
         }
         Err(failed) => {
             warn!(workspace_id = %failed.primary_workspace_id, error_code = %failed.error_code, error_message = %failed.error_message, "standby request failed");
-            Err(Error::StandbyFailed {
+            Err(Error::Own(StandbyFailed {
                 region: input.standby.region,
                 failed: vec![failed],
-            })
+            }))
         }
     }
 }

@@ -237,7 +237,7 @@ async fn a_rejected_request_in_a_200_is_standby_failed_naming_the_workspace() {
 
     assert_eq!(rule.num_calls(), 1);
     match &err {
-        Error::StandbyFailed { region, failed } => {
+        Error::Own(StandbyFailed { region, failed }) => {
             assert_eq!(region, STANDBY);
             assert_eq!(
                 failed,
@@ -275,7 +275,7 @@ async fn a_rejection_naming_no_workspace_fails_the_request_with_its_code() {
 
     let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
 
-    let Error::StandbyFailed { failed, .. } = &err else {
+    let Error::Own(StandbyFailed { failed, .. }) = &err else {
         panic!("expected StandbyFailed, got {err:?}");
     };
     assert_eq!(
@@ -297,7 +297,7 @@ async fn an_answer_that_drops_a_workspace_reports_it_failed() {
     let err = handle(input(&[WS_A]), &deps).await.unwrap_err();
 
     assert_eq!(rule.num_calls(), 1);
-    let Error::StandbyFailed { failed, .. } = &err else {
+    let Error::Own(StandbyFailed { failed, .. }) = &err else {
         panic!("expected StandbyFailed, got {err:?}");
     };
     assert_eq!(failed.len(), 1);
