@@ -15,6 +15,7 @@ use aws_sdk_workspaces::operation::create_standby_workspaces::{
 };
 use aws_sdk_workspaces::types::{DataReplication, StandbyWorkspace};
 use aws_smithy_types::error::display::DisplayErrorContext;
+pub use fleetshift_core::contract::{FailedStandby, PendingStandby, StandbyCreated};
 use fleetshift_core::diagnostic::{ErrorType, Operation};
 use fleetshift_core::plan::Standby;
 use fleetshift_core::{ErrorKind, Violations, error_type, validate};
@@ -55,42 +56,10 @@ pub struct Input {
     pub workspace_ids: Vec<String>,
 }
 
-/// The answer: the standby WorkSpace being created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// The standby Region the requests were made in.
-    pub region: String,
-    /// The standby WorkSpace being created (one).
-    pub pending: Vec<PendingStandby>,
-    /// Empty on success: a rejected request is the `StandbyFailed` error. Kept so the result
-    /// reads as it always has (the report and push-hub-update look here).
-    pub failed: Vec<FailedStandby>,
-}
-
-/// A standby WorkSpace being created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingStandby {
-    pub primary_workspace_id: String,
-    /// The new standby WorkSpace's id, when the answer names exactly one (WorkSpaces does not name
-    /// the primary in `PendingStandbyRequests`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub standby_workspace_id: Option<String>,
-    /// The directory the standby joins, in the standby Region.
-    pub directory_id: String,
-    /// The standby WorkSpace's state, e.g. `PENDING`.
-    pub state: String,
-}
-
-/// A standby request WorkSpaces rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FailedStandby {
-    pub primary_workspace_id: String,
-    pub error_code: String,
-    pub error_message: String,
-}
+/// The answer: the standby WorkSpace being created, in `pending`; `failed` is empty on success (a
+/// rejected request is the `StandbyFailed` error). The type is the wave's contract, read back by
+/// push-hub-update and the report.
+pub type Output = StandbyCreated;
 
 /// The failure classes the state machine routes on: invalid input (`InvalidPlan`), a failed call
 /// (its retry class), or a request WorkSpaces rejected.
