@@ -66,7 +66,9 @@ fn binaries_dir() -> PathBuf {
 ///
 /// Without the clock hook: a plain `cargo build` builds the functions without crates/cli, so
 /// without fleetshift-clock's `client-context` feature, into the same files; such a binary ignores
-/// the virtual time its invocations carry (scripts/sam-build checks the converse by the same name).
+/// the virtual time its invocations carry. Checked for the functions whose main.rs runs each
+/// invocation through `fleetshift_clock::invocation` (the others never read the time), by the
+/// hook's variable name, as scripts/sam-build checks the converse.
 fn stale(dir: &Path, name: &str) -> Option<String> {
     let binary = dir.join(name);
     let built = std::fs::metadata(&binary)
@@ -96,9 +98,14 @@ fn stale(dir: &Path, name: &str) -> Option<String> {
             Err(_) => return Some(format!("{name}: built from {source}, which is gone")),
         }
     }
-    let bytes = std::fs::read(&binary).expect("the binary is readable");
+    let main_rs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{name}/src/main.rs"));
+    let reads_the_clock = std::fs::read_to_string(&main_rs)
+        .expect("the function's main.rs")
+        .contains("fleetshift_clock::invocation");
     let hook = b"FLEETSHIFT_VIRTUAL_TIME";
-    if !bytes.windows(hook.len()).any(|w| w == hook) {
+    let bytes = || std::fs::read(&binary).expect("the binary is readable");
+    if reads_the_clock && !bytes().windows(hook.len()).any(|w| w == hook) {
         return Some(format!(
             "{name}: built without the offline stack's clock hook (fleetshift-clock feature \
              client-context), e.g. by a plain `cargo build`"
