@@ -8,6 +8,9 @@
 use cloud_local::{Outcome, Scenario, Service};
 use fleetshift::{LocalStack, ReadFrom, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
+use fleetshift_core::contract::{
+    HubStatus, MigrationProgress, Reason, Status, WaveFinished, WaveRegistered,
+};
 use serde_json::{Value, json};
 
 mod invariants;
@@ -501,18 +504,22 @@ async fn migration_hub_throttling_every_update_never_stops_a_migration() {
     assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
     assert!(report.all_completed(), "{}", report.render());
     assert_eq!(stack.cloud.migrations().len(), 4);
-    let updates: Vec<Value> = stack
+    let updates: Vec<MigrationProgress> = stack
         .cloud
         .events()
         .iter()
         .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
-        .map(|e| serde_json::from_str::<Value>(&e.detail).expect("JSON"))
+        .map(|e| serde_json::from_str(&e.detail).expect("a Migration Progress detail"))
         .collect();
     // IN_PROGRESS and a final state for each WorkSpace.
     assert_eq!(updates.len(), 2 * 4, "{updates:#?}");
     for u in &updates {
-        assert_eq!(u["hubStatus"], "unavailable", "{u}");
-        assert_eq!(u["hubErrorType"], "ThrottlingException", "{u}");
+        assert_eq!(u.hub_status, HubStatus::Unavailable, "{u:?}");
+        assert_eq!(
+            u.hub_error_type.as_deref(),
+            Some("ThrottlingException"),
+            "{u:?}"
+        );
     }
     // The Hub shows the tasks as registered (their NotifyMigrationTaskState never got through).
     assert_eq!(report.hub_tasks.len(), registered_tasks);
@@ -541,22 +548,22 @@ async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspac
         "{}",
         report.render()
     );
-    let summary: Value = stack
+    let summary: WaveFinished = stack
         .cloud
         .events()
         .iter()
         .find(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
-        .map(|e| serde_json::from_str(&e.detail).expect("JSON"))
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Finished detail"))
         .expect("the summary was published");
-    let mapping = summary["mapping"].as_array().expect("mapping");
-    assert_eq!(mapping.len(), 12);
-    for m in mapping {
-        let cause = m["cause"].as_str().unwrap_or_default();
+    assert_eq!(summary.mapping.len(), 12);
+    for m in &summary.mapping {
+        assert_eq!(m.status, Status::Failed, "{m:?}");
+        assert_eq!(m.reason, Some(Reason::ResultLost), "{m:?}");
         assert!(
-            m["status"] == "FAILED"
-                && cause.contains("result lost")
-                && cause.contains("States.DataLimitExceeded"),
-            "{m}"
+            m.cause
+                .as_deref()
+                .is_some_and(|c| c.contains("States.DataLimitExceeded")),
+            "{m:?}"
         );
     }
     let migrations = stack.cloud.migrations();
@@ -627,28 +634,33 @@ async fn migration_hub_access_denied_degrades_to_events_only() {
         "the Hub was called again after registering found it unusable"
     );
     let events = stack.cloud.events();
-    let registered: Value = events
+    let registered: WaveRegistered = events
         .iter()
         .find(|e| e.detail_type == fleetshift_core::events::WAVE_REGISTERED)
-        .map(|e| serde_json::from_str(&e.detail).expect("JSON"))
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Registered detail"))
         .expect("a Wave Registered event");
-    assert_eq!(registered["hubStatus"], "unavailable", "{registered}");
+    assert_eq!(
+        registered.hub_status,
+        HubStatus::Unavailable,
+        "{registered:?}"
+    );
     assert!(
-        registered["hubError"]
-            .as_str()
+        registered
+            .hub_error
+            .as_deref()
             .is_some_and(|e| e.contains("AccessDenied")),
-        "{registered}"
+        "{registered:?}"
     );
     // Every item, bots included, reported its end through events.
-    let completed: Vec<Value> = events
+    let completed: Vec<MigrationProgress> = events
         .iter()
         .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
-        .map(|e| serde_json::from_str::<Value>(&e.detail).expect("JSON"))
-        .filter(|d| d["status"] == "COMPLETED")
+        .map(|e| serde_json::from_str::<MigrationProgress>(&e.detail).expect("a progress detail"))
+        .filter(|d| d.status == Status::Completed)
         .collect();
     assert_eq!(completed.len(), 4 + 2, "{completed:#?}");
     assert!(
-        completed.iter().all(|d| d["hubStatus"] != "updated"),
+        completed.iter().all(|d| d.hub_status != HubStatus::Updated),
         "{completed:#?}"
     );
     assert!(

@@ -123,10 +123,7 @@ fn validate_update(input: &UpdateInput) -> Result<(), Violations> {
     match &input.task {
         TaskRef::Workspace { id } => v.pattern("task.id", id, &rules::WORKSPACE_ID),
         TaskRef::LexBot { id, version } => {
-            v.length("task.id", id, 2, 50);
-            v.pattern("task.id", id, &rules::LEX_BOT_NAME);
-            v.length("task.version", version, 1, 64);
-            v.pattern("task.version", version, &rules::LEX_BOT_VERSION);
+            fleetshift_core::lex_v1::check_bot(&mut v, ("task.id", id), ("task.version", version))
         }
     }
     v.into_result()
