@@ -1,4 +1,16 @@
 //! Loading and validating a state machine definition (JSONPath query language).
+//!
+//! This module holds the definition, its bodies and states, the fields every state shares and
+//! the simple states (Pass, Wait, Succeed, Fail, Parallel); [`task`], [`choice`], [`map`] and
+//! [`retry`] parse the rest.
+//!
+//! The document is walked by hand, not deserialized with serde derives, because the walk is the
+//! validation: a field present as `null` differs from an absent one (`"Result": null` is a Pass
+//! result, `"ResultPath": null` discards, `"End": null` is rejected) where serde's `Option`
+//! makes them one; the first error reported follows the document's key order and the checks'
+//! order; and each message names the state and the rule in this crate's words rather than
+//! serde's ("invalid type: ..., expected ..."). Derives would need a custom deserializer per
+//! field to keep all three.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,13 +24,13 @@ mod map;
 mod retry;
 mod task;
 
-use choice::parse_choice;
+use choice::parse_choices;
 pub(crate) use choice::{ChoiceRule, Cmp, Op, Rhs};
 use map::parse_map;
 pub(crate) use map::{FixedOrPath, MapSpec, MaxConcurrency};
+use retry::retry_and_catch;
 pub(crate) use retry::{Catcher, Retrier};
-use retry::{parse_catcher, parse_retrier};
-use task::check_resource;
+use task::parse_task;
 pub(crate) use task::{Seconds, TaskSpec};
 
 /// Why a definition was rejected: the state (a path like `MapState/Inner`, or empty for the top
@@ -314,13 +326,9 @@ fn string_field(
 
 const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath"];
 
-fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, DefinitionError> {
-    let ty = o
-        .get("Type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| err(full, "Type is required"))?;
-    let mut allowed: Vec<&str> = COMMON.to_vec();
-    let extra: &[&str] = match ty {
+/// The fields a state of type `ty` may have besides [`COMMON`].
+fn type_fields(full: &str, ty: &str) -> Result<&'static [&'static str], DefinitionError> {
+    Ok(match ty {
         "Pass" => &["Result", "ResultPath", "Parameters"],
         "Task" => &[
             "Resource",
@@ -369,10 +377,16 @@ fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, 
             "Catch",
         ],
         other => return Err(err(full, format!("unknown state Type '{other}'"))),
-    };
-    allowed.extend_from_slice(extra);
-    check_fields(full, o, &allowed)?;
+    })
+}
 
+/// The state's Next: a Choice, Succeed or Fail state has neither Next nor End, any other state
+/// exactly one of them.
+fn transition(
+    full: &str,
+    ty: &str,
+    o: &Map<String, Value>,
+) -> Result<Option<String>, DefinitionError> {
     let next = string_field(full, o, "Next")?;
     let end = match o.get("End") {
         None => false,
@@ -397,179 +411,34 @@ fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, 
             "a Fail state cannot have InputPath or OutputPath",
         ));
     }
+    Ok(next)
+}
 
-    let retry = match o.get("Retry") {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, r)| parse_retrier(full, i, r))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(err(full, "Retry must be an array")),
-    };
-    let catch = match o.get("Catch") {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, c)| parse_catcher(full, i, c))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(err(full, "Catch must be an array")),
-    };
-    // States.ALL matches everything: a retrier or catcher after it could never apply.
-    let all_at = |lists: Vec<&Vec<String>>| {
-        lists
-            .iter()
-            .position(|l| l.iter().any(|n| n == "States.ALL"))
-            .filter(|i| i + 1 < lists.len())
-    };
-    if let Some(i) = all_at(retry.iter().map(|r: &Retrier| &r.error_equals).collect()) {
-        return Err(err(
-            full,
-            format!("Retry[{i}]: States.ALL must appear only in the last retrier"),
-        ));
-    }
-    if let Some(i) = all_at(catch.iter().map(|c: &Catcher| &c.error_equals).collect()) {
-        return Err(err(
-            full,
-            format!("Catch[{i}]: States.ALL must appear only in the last catcher"),
-        ));
-    }
-
+fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, DefinitionError> {
+    let ty = o
+        .get("Type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(full, "Type is required"))?;
+    let mut allowed: Vec<&str> = COMMON.to_vec();
+    allowed.extend_from_slice(type_fields(full, ty)?);
+    check_fields(full, o, &allowed)?;
+    let next = transition(full, ty, o)?;
+    let (retry, catch) = retry_and_catch(full, o)?;
     let kind = match ty {
         "Pass" => Kind::Pass {
             result: o.get("Result").cloned(),
         },
-        "Task" => {
-            let resource = string_field(full, o, "Resource")?
-                .ok_or_else(|| err(full, "Resource is required"))?;
-            check_resource(full, &resource)?;
-            let seconds = |k: &str, kp: &str| -> Result<Option<Seconds>, DefinitionError> {
-                match (o.get(k), o.get(kp)) {
-                    (Some(_), Some(_)) => {
-                        Err(err(full, format!("{k} and {kp} are mutually exclusive")))
-                    }
-                    (Some(v), None) => Ok(Some(Seconds::Fixed(
-                        v.as_u64()
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| err(full, format!("{k} must be a positive integer")))?,
-                    ))),
-                    (None, Some(Value::String(p))) => Ok(Some(Seconds::Path(
-                        Query::parse(p, false).map_err(|e| err(full, format!("{kp}: {e}")))?,
-                    ))),
-                    (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
-                    (None, None) => Ok(None),
-                }
-            };
-            let timeout = seconds("TimeoutSeconds", "TimeoutSecondsPath")?;
-            let heartbeat = seconds("HeartbeatSeconds", "HeartbeatSecondsPath")?;
-            if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
-                && h >= t
-            {
-                return Err(err(
-                    full,
-                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
-                ));
-            }
-            Kind::Task(Box::new(TaskSpec {
-                resource,
-                timeout,
-                heartbeat,
-            }))
-        }
+        "Task" => Kind::Task(Box::new(parse_task(full, o)?)),
         "Choice" => {
-            let arr = o
-                .get("Choices")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| err(full, "Choices is required and must be a non-empty array"))?;
-            let choices = arr
-                .iter()
-                .enumerate()
-                .map(|(i, c)| parse_choice(full, &format!("Choices[{i}]"), c, true))
-                .collect::<Result<_, _>>()?;
-            Kind::Choice {
-                choices,
-                default: string_field(full, o, "Default")?,
-            }
+            let (choices, default) = parse_choices(full, o)?;
+            Kind::Choice { choices, default }
         }
-        "Wait" => {
-            let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
-                .into_iter()
-                .filter(|k| o.contains_key(*k))
-                .collect();
-            if present.len() != 1 {
-                return Err(err(
-                    full,
-                    "exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required",
-                ));
-            }
-            let q = |k: &str| -> Result<Query, DefinitionError> {
-                let s = o[k]
-                    .as_str()
-                    .ok_or_else(|| err(full, format!("{k} must be a string")))?;
-                Query::parse(s, false).map_err(|e| err(full, format!("{k}: {e}")))
-            };
-            Kind::Wait(match present[0] {
-                "Seconds" => WaitSpec::Seconds(
-                    o["Seconds"]
-                        .as_u64()
-                        .ok_or_else(|| err(full, "Seconds must be a non-negative integer"))?,
-                ),
-                "SecondsPath" => WaitSpec::SecondsPath(q("SecondsPath")?),
-                "Timestamp" => {
-                    let t = o["Timestamp"]
-                        .as_str()
-                        .ok_or_else(|| err(full, "Timestamp must be a string"))?;
-                    if crate::time::parse_timestamp(t).is_none() {
-                        return Err(err(
-                            full,
-                            format!("Timestamp '{t}' is not an ISO-8601 date-time"),
-                        ));
-                    }
-                    WaitSpec::Timestamp(t.to_string())
-                }
-                _ => WaitSpec::TimestampPath(q("TimestampPath")?),
-            })
-        }
+        "Wait" => Kind::Wait(parse_wait(full, o)?),
         "Succeed" => Kind::Succeed,
-        "Fail" => {
-            let pick = |k: &str, kp: &str| -> Result<Option<StrOrQuery>, DefinitionError> {
-                match (o.get(k), o.get(kp)) {
-                    (Some(_), Some(_)) => {
-                        Err(err(full, format!("{k} and {kp} are mutually exclusive")))
-                    }
-                    (Some(Value::String(s)), None) => Ok(Some(StrOrQuery::Str(s.clone()))),
-                    (Some(_), None) => Err(err(full, format!("{k} must be a string"))),
-                    (None, Some(Value::String(p))) => Ok(Some(StrOrQuery::Query(
-                        Query::parse(p, true).map_err(|e| err(full, format!("{kp}: {e}")))?,
-                    ))),
-                    (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
-                    (None, None) => Ok(None),
-                }
-            };
-            Kind::Fail {
-                error: pick("Error", "ErrorPath")?,
-                cause: pick("Cause", "CausePath")?,
-            }
-        }
-        "Parallel" => {
-            let arr = o
-                .get("Branches")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| err(full, "Branches is required and must be a non-empty array"))?;
-            let mut branches = Vec::with_capacity(arr.len());
-            for (i, b) in arr.iter().enumerate() {
-                let bo = b
-                    .as_object()
-                    .ok_or_else(|| err(full, "a branch must be an object"))?;
-                let p = format!("{full}/Branches[{i}]");
-                check_fields(&p, bo, &["StartAt", "States", "Comment"])?;
-                branches.push(Arc::new(parse_body(bo, &p)?));
-            }
-            Kind::Parallel { branches }
-        }
+        "Fail" => parse_fail(full, o)?,
+        "Parallel" => Kind::Parallel {
+            branches: parse_branches(full, o)?,
+        },
         "Map" => Kind::Map(Box::new(parse_map(full, o)?)),
         _ => unreachable!("checked above"),
     };
@@ -604,6 +473,83 @@ fn parse_state(name: &str, full: &str, o: &Map<String, Value>) -> Result<State, 
         retry,
         catch,
     })
+}
+
+fn parse_wait(full: &str, o: &Map<String, Value>) -> Result<WaitSpec, DefinitionError> {
+    let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+        .into_iter()
+        .filter(|k| o.contains_key(*k))
+        .collect();
+    if present.len() != 1 {
+        return Err(err(
+            full,
+            "exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required",
+        ));
+    }
+    let q = |k: &str| -> Result<Query, DefinitionError> {
+        let s = o[k]
+            .as_str()
+            .ok_or_else(|| err(full, format!("{k} must be a string")))?;
+        Query::parse(s, false).map_err(|e| err(full, format!("{k}: {e}")))
+    };
+    Ok(match present[0] {
+        "Seconds" => WaitSpec::Seconds(
+            o["Seconds"]
+                .as_u64()
+                .ok_or_else(|| err(full, "Seconds must be a non-negative integer"))?,
+        ),
+        "SecondsPath" => WaitSpec::SecondsPath(q("SecondsPath")?),
+        "Timestamp" => {
+            let t = o["Timestamp"]
+                .as_str()
+                .ok_or_else(|| err(full, "Timestamp must be a string"))?;
+            if crate::time::parse_timestamp(t).is_none() {
+                return Err(err(
+                    full,
+                    format!("Timestamp '{t}' is not an ISO-8601 date-time"),
+                ));
+            }
+            WaitSpec::Timestamp(t.to_string())
+        }
+        _ => WaitSpec::TimestampPath(q("TimestampPath")?),
+    })
+}
+
+fn parse_fail(full: &str, o: &Map<String, Value>) -> Result<Kind, DefinitionError> {
+    let pick = |k: &str, kp: &str| -> Result<Option<StrOrQuery>, DefinitionError> {
+        match (o.get(k), o.get(kp)) {
+            (Some(_), Some(_)) => Err(err(full, format!("{k} and {kp} are mutually exclusive"))),
+            (Some(Value::String(s)), None) => Ok(Some(StrOrQuery::Str(s.clone()))),
+            (Some(_), None) => Err(err(full, format!("{k} must be a string"))),
+            (None, Some(Value::String(p))) => Ok(Some(StrOrQuery::Query(
+                Query::parse(p, true).map_err(|e| err(full, format!("{kp}: {e}")))?,
+            ))),
+            (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
+            (None, None) => Ok(None),
+        }
+    };
+    Ok(Kind::Fail {
+        error: pick("Error", "ErrorPath")?,
+        cause: pick("Cause", "CausePath")?,
+    })
+}
+
+fn parse_branches(full: &str, o: &Map<String, Value>) -> Result<Vec<Arc<Body>>, DefinitionError> {
+    let arr = o
+        .get("Branches")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| err(full, "Branches is required and must be a non-empty array"))?;
+    let mut branches = Vec::with_capacity(arr.len());
+    for (i, b) in arr.iter().enumerate() {
+        let bo = b
+            .as_object()
+            .ok_or_else(|| err(full, "a branch must be an object"))?;
+        let p = format!("{full}/Branches[{i}]");
+        check_fields(&p, bo, &["StartAt", "States", "Comment"])?;
+        branches.push(Arc::new(parse_body(bo, &p)?));
+    }
+    Ok(branches)
 }
 
 #[cfg(test)]

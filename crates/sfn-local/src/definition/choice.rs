@@ -1,6 +1,6 @@
 //! The Choice state's rules: And, Or, Not and the comparison operators.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{DefinitionError, err, string_field};
 use crate::path::Query;
@@ -57,7 +57,25 @@ pub(crate) enum Rhs {
     Path(Query),
 }
 
-pub(super) fn parse_choice(
+/// A Choice state's rules and its Default.
+pub(super) fn parse_choices(
+    full: &str,
+    o: &Map<String, Value>,
+) -> Result<(Vec<ChoiceRule>, Option<String>), DefinitionError> {
+    let arr = o
+        .get("Choices")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| err(full, "Choices is required and must be a non-empty array"))?;
+    let choices = arr
+        .iter()
+        .enumerate()
+        .map(|(i, c)| parse_choice(full, &format!("Choices[{i}]"), c, true))
+        .collect::<Result<_, _>>()?;
+    Ok((choices, string_field(full, o, "Default")?))
+}
+
+fn parse_choice(
     full: &str,
     what: &str,
     v: &Value,

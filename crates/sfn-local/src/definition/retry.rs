@@ -56,7 +56,7 @@ fn error_equals(
     Ok(names)
 }
 
-pub(super) fn parse_retrier(full: &str, i: usize, v: &Value) -> Result<Retrier, DefinitionError> {
+fn parse_retrier(full: &str, i: usize, v: &Value) -> Result<Retrier, DefinitionError> {
     let what = format!("Retry[{i}]");
     let o = v
         .as_object()
@@ -132,7 +132,7 @@ pub(super) fn parse_retrier(full: &str, i: usize, v: &Value) -> Result<Retrier, 
     })
 }
 
-pub(super) fn parse_catcher(full: &str, i: usize, v: &Value) -> Result<Catcher, DefinitionError> {
+fn parse_catcher(full: &str, i: usize, v: &Value) -> Result<Catcher, DefinitionError> {
     let what = format!("Catch[{i}]");
     let o = v
         .as_object()
@@ -144,4 +144,49 @@ pub(super) fn parse_catcher(full: &str, i: usize, v: &Value) -> Result<Catcher, 
             .ok_or_else(|| err(full, format!("{what}: Next is required")))?,
         result_path: result_sel(full, o)?,
     })
+}
+
+/// A state's Retry and Catch lists.
+pub(super) fn retry_and_catch(
+    full: &str,
+    o: &Map<String, Value>,
+) -> Result<(Vec<Retrier>, Vec<Catcher>), DefinitionError> {
+    let retry = match o.get("Retry") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse_retrier(full, i, r))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err(full, "Retry must be an array")),
+    };
+    let catch = match o.get("Catch") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_catcher(full, i, c))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err(full, "Catch must be an array")),
+    };
+    // States.ALL matches everything: a retrier or catcher after it could never apply.
+    let all_at = |lists: Vec<&Vec<String>>| {
+        lists
+            .iter()
+            .position(|l| l.iter().any(|n| n == "States.ALL"))
+            .filter(|i| i + 1 < lists.len())
+    };
+    if let Some(i) = all_at(retry.iter().map(|r: &Retrier| &r.error_equals).collect()) {
+        return Err(err(
+            full,
+            format!("Retry[{i}]: States.ALL must appear only in the last retrier"),
+        ));
+    }
+    if let Some(i) = all_at(catch.iter().map(|c: &Catcher| &c.error_equals).collect()) {
+        return Err(err(
+            full,
+            format!("Catch[{i}]: States.ALL must appear only in the last catcher"),
+        ));
+    }
+    Ok((retry, catch))
 }

@@ -1,6 +1,8 @@
 //! The Task state: its Resource, checked as AWS checks it, and its timeouts.
 
-use super::{DefinitionError, err};
+use serde_json::{Map, Value};
+
+use super::{DefinitionError, err, string_field};
 use crate::path::Query;
 
 #[derive(Debug)]
@@ -45,7 +47,7 @@ const INTEGRATIONS: &[(&str, bool, bool)] = &[
 
 /// A Task's Resource, checked as AWS checks it when the state machine is created, plus what
 /// this engine cannot run: a Lambda function ARN, or a request-response service integration.
-pub(super) fn check_resource(full: &str, resource: &str) -> Result<(), DefinitionError> {
+fn check_resource(full: &str, resource: &str) -> Result<(), DefinitionError> {
     let unrecognised = || {
         err(
             full,
@@ -125,4 +127,41 @@ pub(super) fn check_resource(full: &str, resource: &str) -> Result<(), Definitio
         }
         _ => Err(unrecognised()),
     }
+}
+
+/// A Task's Resource (checked) and its TimeoutSeconds and HeartbeatSeconds, fixed or Path.
+pub(super) fn parse_task(full: &str, o: &Map<String, Value>) -> Result<TaskSpec, DefinitionError> {
+    let resource =
+        string_field(full, o, "Resource")?.ok_or_else(|| err(full, "Resource is required"))?;
+    check_resource(full, &resource)?;
+    let seconds = |k: &str, kp: &str| -> Result<Option<Seconds>, DefinitionError> {
+        match (o.get(k), o.get(kp)) {
+            (Some(_), Some(_)) => Err(err(full, format!("{k} and {kp} are mutually exclusive"))),
+            (Some(v), None) => Ok(Some(Seconds::Fixed(
+                v.as_u64()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err(full, format!("{k} must be a positive integer")))?,
+            ))),
+            (None, Some(Value::String(p))) => Ok(Some(Seconds::Path(
+                Query::parse(p, false).map_err(|e| err(full, format!("{kp}: {e}")))?,
+            ))),
+            (None, Some(_)) => Err(err(full, format!("{kp} must be a string"))),
+            (None, None) => Ok(None),
+        }
+    };
+    let timeout = seconds("TimeoutSeconds", "TimeoutSecondsPath")?;
+    let heartbeat = seconds("HeartbeatSeconds", "HeartbeatSecondsPath")?;
+    if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
+        && h >= t
+    {
+        return Err(err(
+            full,
+            "HeartbeatSeconds must be smaller than TimeoutSeconds",
+        ));
+    }
+    Ok(TaskSpec {
+        resource,
+        timeout,
+        heartbeat,
+    })
 }
