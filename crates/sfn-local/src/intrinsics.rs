@@ -255,6 +255,27 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
     }
     let f = e.name.as_str();
     match f {
+        "States.Format"
+        | "States.StringToJson"
+        | "States.JsonToString"
+        | "States.StringSplit"
+        | "States.JsonMerge" => strings(f, args),
+        "States.Array"
+        | "States.ArrayPartition"
+        | "States.ArrayContains"
+        | "States.ArrayRange"
+        | "States.ArrayGetItem"
+        | "States.ArrayLength"
+        | "States.ArrayUnique" => arrays(f, args),
+        "States.Base64Encode" | "States.Base64Decode" | "States.Hash" => encodings(f, args),
+        "States.MathRandom" | "States.MathAdd" | "States.UUID" => math(f, args, s),
+        other => Err(format!("unknown intrinsic function '{other}'")),
+    }
+}
+
+/// The string and JSON functions.
+fn strings(f: &str, args: Vec<Value>) -> Result<Value, String> {
+    match f {
         "States.Format" => {
             if args.is_empty() {
                 return Err(format!("{f}: needs a template"));
@@ -298,6 +319,42 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
             arity(f, &args, 1..=1)?;
             Ok(Value::String(args[0].to_string()))
         }
+        "States.JsonMerge" => {
+            arity(f, &args, 3..=3)?;
+            if args[2] != Value::Bool(false) {
+                return Err(format!("{f}: only shallow merges (false) are supported"));
+            }
+            let a = args[0]
+                .as_object()
+                .ok_or_else(|| format!("{f}: expected an object"))?;
+            let b = args[1]
+                .as_object()
+                .ok_or_else(|| format!("{f}: expected an object"))?;
+            let mut m: Map<String, Value> = a.clone();
+            for (k, v) in b {
+                m.insert(k.clone(), v.clone());
+            }
+            Ok(Value::Object(m))
+        }
+        "States.StringSplit" => {
+            arity(f, &args, 2..=2)?;
+            let s = string(&args[0], f)?;
+            let d = string(&args[1], f)?;
+            let delims: Vec<char> = d.chars().collect();
+            Ok(Value::Array(
+                s.split(|c| delims.contains(&c))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ))
+        }
+        _ => unreachable!("eval dispatches by name"),
+    }
+}
+
+/// The array functions.
+fn arrays(f: &str, args: Vec<Value>) -> Result<Value, String> {
+    match f {
         "States.Array" => Ok(Value::Array(args)),
         "States.ArrayPartition" => {
             arity(f, &args, 2..=2)?;
@@ -359,6 +416,13 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
             }
             Ok(Value::Array(out))
         }
+        _ => unreachable!("eval dispatches by name"),
+    }
+}
+
+/// Base64 and hashing.
+fn encodings(f: &str, args: Vec<Value>) -> Result<Value, String> {
+    match f {
         "States.Base64Encode" => {
             arity(f, &args, 1..=1)?;
             Ok(Value::String(
@@ -390,23 +454,13 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
             };
             Ok(Value::String(hex))
         }
-        "States.JsonMerge" => {
-            arity(f, &args, 3..=3)?;
-            if args[2] != Value::Bool(false) {
-                return Err(format!("{f}: only shallow merges (false) are supported"));
-            }
-            let a = args[0]
-                .as_object()
-                .ok_or_else(|| format!("{f}: expected an object"))?;
-            let b = args[1]
-                .as_object()
-                .ok_or_else(|| format!("{f}: expected an object"))?;
-            let mut m: Map<String, Value> = a.clone();
-            for (k, v) in b {
-                m.insert(k.clone(), v.clone());
-            }
-            Ok(Value::Object(m))
-        }
+        _ => unreachable!("eval dispatches by name"),
+    }
+}
+
+/// The math functions and `States.UUID` (the ones that may draw from the seed).
+fn math(f: &str, args: Vec<Value>, s: &Scope<'_>) -> Result<Value, String> {
+    match f {
         "States.MathRandom" => {
             arity(f, &args, 2..=3)?;
             let (a, b) = (num_i64(&args[0], f)?, num_i64(&args[1], f)?);
@@ -436,18 +490,6 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
             };
             Ok(Value::from(round(&args[0])? + round(&args[1])?))
         }
-        "States.StringSplit" => {
-            arity(f, &args, 2..=2)?;
-            let s = string(&args[0], f)?;
-            let d = string(&args[1], f)?;
-            let delims: Vec<char> = d.chars().collect();
-            Ok(Value::Array(
-                s.split(|c| delims.contains(&c))
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Value::String(p.to_string()))
-                    .collect(),
-            ))
-        }
         "States.UUID" => {
             arity(f, &args, 0..=0)?;
             Ok(Value::String(match s.rng {
@@ -458,7 +500,7 @@ pub(crate) fn eval(e: &Expr, s: &Scope<'_>) -> Result<Value, String> {
                 None => uuid_v4(),
             }))
         }
-        other => Err(format!("unknown intrinsic function '{other}'")),
+        _ => unreachable!("eval dispatches by name"),
     }
 }
 
