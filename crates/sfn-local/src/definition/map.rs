@@ -47,6 +47,56 @@ pub(crate) struct MapSpec {
 }
 
 pub(super) fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, DefinitionError> {
+    let (po, distributed) = processor_object(full, o)?;
+    if o.contains_key("ItemReader") {
+        return Err(err(
+            full,
+            "ItemReader (items from S3) is not supported: pass the items in the input",
+        ));
+    }
+    if o.contains_key("ResultWriter") {
+        return Err(err(full, "ResultWriter is not supported"));
+    }
+    let processor = Arc::new(parse_body(po, &format!("{full}/ItemProcessor"))?);
+    let max_concurrency = max_concurrency(full, o)?;
+    let (tolerated_percentage, tolerated_count) = tolerance(full, o)?;
+    if !distributed
+        && (tolerated_count.is_some()
+            || tolerated_percentage.is_some()
+            || o.contains_key("ItemBatcher"))
+    {
+        return Err(err(
+            full,
+            "ToleratedFailure* and ItemBatcher need ProcessorConfig.Mode DISTRIBUTED",
+        ));
+    }
+    let batcher = match o.get("ItemBatcher") {
+        None => None,
+        Some(Value::Object(b)) => Some(parse_item_batcher(full, b)?),
+        Some(_) => return Err(err(full, "ItemBatcher must be an object")),
+    };
+    let item_selector = match template(full, o, "ItemSelector")? {
+        Some(t) => Some(t),
+        None => template(full, o, "Parameters")?,
+    };
+    Ok(MapSpec {
+        processor,
+        distributed,
+        items_path: path_sel(full, o, "ItemsPath", false)?,
+        item_selector,
+        max_concurrency,
+        tolerated_percentage,
+        tolerated_count,
+        batcher,
+        label: string_field(full, o, "Label")?,
+    })
+}
+
+/// The ItemProcessor (or Iterator) object, and whether its mode is DISTRIBUTED.
+fn processor_object<'a>(
+    full: &str,
+    o: &'a Map<String, Value>,
+) -> Result<(&'a Map<String, Value>, bool), DefinitionError> {
     let proc_v = match (o.get("ItemProcessor"), o.get("Iterator")) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -75,33 +125,34 @@ pub(super) fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, D
             }
         }
     }
-    if o.contains_key("ItemReader") {
-        return Err(err(
-            full,
-            "ItemReader (items from S3) is not supported: pass the items in the input",
-        ));
-    }
-    if o.contains_key("ResultWriter") {
-        return Err(err(full, "ResultWriter is not supported"));
-    }
-    let processor = Arc::new(parse_body(po, &p)?);
-    let max_concurrency = match (o.get("MaxConcurrency"), o.get("MaxConcurrencyPath")) {
-        (Some(_), Some(_)) => {
-            return Err(err(
-                full,
-                "MaxConcurrency and MaxConcurrencyPath are mutually exclusive",
-            ));
-        }
-        (Some(v), None) => MaxConcurrency::Fixed(
-            v.as_u64()
-                .ok_or_else(|| err(full, "MaxConcurrency must be a non-negative integer"))?,
-        ),
-        (None, Some(Value::String(s))) => MaxConcurrency::Path(
-            Query::parse(s, false).map_err(|e| err(full, format!("MaxConcurrencyPath: {e}")))?,
-        ),
-        (None, Some(_)) => return Err(err(full, "MaxConcurrencyPath must be a string")),
-        (None, None) => MaxConcurrency::Fixed(0),
-    };
+    Ok((po, distributed))
+}
+
+fn max_concurrency(full: &str, o: &Map<String, Value>) -> Result<MaxConcurrency, DefinitionError> {
+    Ok(
+        match (o.get("MaxConcurrency"), o.get("MaxConcurrencyPath")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    full,
+                    "MaxConcurrency and MaxConcurrencyPath are mutually exclusive",
+                ));
+            }
+            (Some(v), None) => MaxConcurrency::Fixed(
+                v.as_u64()
+                    .ok_or_else(|| err(full, "MaxConcurrency must be a non-negative integer"))?,
+            ),
+            (None, Some(Value::String(s))) => MaxConcurrency::Path(
+                Query::parse(s, false)
+                    .map_err(|e| err(full, format!("MaxConcurrencyPath: {e}")))?,
+            ),
+            (None, Some(_)) => return Err(err(full, "MaxConcurrencyPath must be a string")),
+            (None, None) => MaxConcurrency::Fixed(0),
+        },
+    )
+}
+
+/// A Distributed Map's ToleratedFailurePercentage and ToleratedFailureCount, fixed or Path.
+fn tolerance(full: &str, o: &Map<String, Value>) -> Result<Tolerance, DefinitionError> {
     let tolerance_path = |k: &str| -> Result<Option<Query>, DefinitionError> {
         match o.get(k) {
             None => Ok(None),
@@ -150,37 +201,10 @@ pub(super) fn parse_map(full: &str, o: &Map<String, Value>) -> Result<MapSpec, D
         (None, Some(q)) => Some(FixedOrPath::Path(q)),
         (None, None) => None,
     };
-    if !distributed
-        && (tolerated_count.is_some()
-            || tolerated_percentage.is_some()
-            || o.contains_key("ItemBatcher"))
-    {
-        return Err(err(
-            full,
-            "ToleratedFailure* and ItemBatcher need ProcessorConfig.Mode DISTRIBUTED",
-        ));
-    }
-    let batcher = match o.get("ItemBatcher") {
-        None => None,
-        Some(Value::Object(b)) => Some(parse_item_batcher(full, b)?),
-        Some(_) => return Err(err(full, "ItemBatcher must be an object")),
-    };
-    let item_selector = match template(full, o, "ItemSelector")? {
-        Some(t) => Some(t),
-        None => template(full, o, "Parameters")?,
-    };
-    Ok(MapSpec {
-        processor,
-        distributed,
-        items_path: path_sel(full, o, "ItemsPath", false)?,
-        item_selector,
-        max_concurrency,
-        tolerated_percentage,
-        tolerated_count,
-        batcher,
-        label: string_field(full, o, "Label")?,
-    })
+    Ok((tolerated_percentage, tolerated_count))
 }
+
+type Tolerance = (Option<FixedOrPath<f64>>, Option<FixedOrPath<u64>>);
 
 fn parse_item_batcher(full: &str, b: &Map<String, Value>) -> Result<ItemBatcher, DefinitionError> {
     check_fields(
