@@ -674,6 +674,7 @@ fn workspaces_run_in_a_distributed_map_that_tolerates_item_failures() {
             "targetWorkspaceId",
             "status",
             "cause",
+            "error",
             "standby",
         ]
         .map(String::from)

@@ -479,7 +479,7 @@ fn workspace_row(r: &WorkspaceResult, read_from: ReadFrom) -> WorkspaceRow {
         source_workspace_id: r.source_workspace_id.clone(),
         target_workspace_id: r.target_workspace_id.clone(),
         status: r.status.to_string(),
-        cause: r.cause.clone(),
+        cause: r.shown_cause(),
         standby: r.standby.as_ref().and_then(standby_summary),
         read_from,
     }
@@ -492,7 +492,7 @@ fn bot_row(r: &BotResult, read_from: ReadFrom) -> BotRow {
         v1_bot_version: r.v1_bot_version.clone(),
         v2_bot_id: r.v2_bot_id.clone(),
         status: r.status.to_string(),
-        cause: r.cause.clone(),
+        cause: r.shown_cause(),
         read_from,
     }
 }

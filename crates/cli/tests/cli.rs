@@ -225,7 +225,8 @@ const SCENARIOS: &[(&str, i32, &[&str])] = &[
         "hub-and-lex-gone.json",
         1,
         &[
-            "LexV1Unavailable",
+            // Each bot's cause once: the service's code and the function's explanation.
+            "BookTrip:3               -> -            FAILED       EndpointGone: Amazon Lex V1 stopped answering on 2025-09-15",
             "WorkSpaces: 20 of 20 completed",
             "Lex bots: 0 of 2",
             "Migration Hub: no tasks",

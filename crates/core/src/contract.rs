@@ -196,9 +196,14 @@ pub struct WorkspaceResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_workspace_id: Option<String>,
     pub status: Status,
-    /// For an operator: why the item did not complete.
+    /// For an operator: why the item did not complete, in words (a migration that did not finish,
+    /// a result lost, ...). An error a state caught is in `error` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The error a state of the item caught (its `Error` and `Cause`, as Step Functions gives
+    /// them), when that is why it failed: shown through [`WorkspaceResult::shown_cause`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CaughtError>,
     /// For a program: the result says less than the item's own events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
@@ -221,8 +226,32 @@ pub struct BotResult {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The error a state of the bot caught (see [`WorkspaceResult::error`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CaughtError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+}
+
+impl WorkspaceResult {
+    /// Why it did not complete, for an operator: a caught error as its code and message once
+    /// ([`CaughtError::to_cause`]), else the cause in words.
+    pub fn shown_cause(&self) -> Option<String> {
+        shown(self.error.as_ref(), self.cause.as_deref())
+    }
+}
+
+impl BotResult {
+    /// Why it did not complete, for an operator (see [`WorkspaceResult::shown_cause`]).
+    pub fn shown_cause(&self) -> Option<String> {
+        shown(self.error.as_ref(), self.cause.as_deref())
+    }
+}
+
+fn shown(error: Option<&CaughtError>, cause: Option<&str>) -> Option<String> {
+    error
+        .map(|e| e.to_cause().to_string())
+        .or_else(|| cause.map(str::to_owned))
 }
 
 /// What the `CreateStandby` state left in a WorkSpace's result: create-standby's answer, or the

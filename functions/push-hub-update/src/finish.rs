@@ -35,6 +35,7 @@ pub(crate) async fn finish(input: FinishInput, deps: &Deps) -> Result<WaveSummar
             target_workspace_id: None,
             status: Status::Failed,
             cause: Some(NO_RESULT_CAUSE.to_owned()),
+            error: None,
             reason: Some(Reason::NoResult),
             standby: None,
         },
@@ -54,6 +55,7 @@ pub(crate) async fn finish(input: FinishInput, deps: &Deps) -> Result<WaveSummar
             v2_bot_id: None,
             status: Status::Failed,
             cause: Some(NO_RESULT_CAUSE.to_owned()),
+            error: None,
             reason: Some(Reason::NoResult),
         },
     );
@@ -85,14 +87,26 @@ pub(crate) async fn finish(input: FinishInput, deps: &Deps) -> Result<WaveSummar
         .rows
         .into_iter()
         .map(|(w, _)| WorkspaceResult {
+            // A caught error is shown once (code and message) and cut like any cause: the event
+            // and the summary stay small whatever AWS's message.
             cause: w
-                .cause
-                .as_deref()
-                .map(|c| truncate_chars(c, MAX_STATUS_DETAIL_CHARS)),
+                .shown_cause()
+                .map(|c| truncate_chars(&c, MAX_STATUS_DETAIL_CHARS)),
+            error: None,
             ..w
         })
         .collect();
-    let bot_rows: Vec<BotResult> = bots.rows.into_iter().map(|(b, _)| b).collect();
+    let bot_rows: Vec<BotResult> = bots
+        .rows
+        .into_iter()
+        .map(|(b, _)| BotResult {
+            cause: b
+                .shown_cause()
+                .map(|c| truncate_chars(&c, MAX_STATUS_DETAIL_CHARS)),
+            error: None,
+            ..b
+        })
+        .collect();
     let event = |mapping, bots, part, parts| WaveFinished {
         counts: counts.clone(),
         mapping,

@@ -37,14 +37,19 @@ pub(crate) fn summary(
         truncate_chars(c.unwrap_or("no cause reported"), SUMMARY_CAUSE_CHARS)
             .replace(['\n', '\r'], " ")
     };
-    let ws_name =
-        |w: &WorkspaceResult| format!("{}: {}", w.source_workspace_id, reason(w.cause.as_deref()));
+    let ws_name = |w: &WorkspaceResult| {
+        format!(
+            "{}: {}",
+            w.source_workspace_id,
+            reason(w.shown_cause().as_deref())
+        )
+    };
     let bot_name = |b: &BotResult| {
         format!(
             "{}:{}: {}",
             b.v1_bot_name,
             b.v1_bot_version,
-            reason(b.cause.as_deref())
+            reason(b.shown_cause().as_deref())
         )
     };
     let failed = |planned: bool, s: Status| planned && s != Status::Completed;
