@@ -83,6 +83,12 @@ impl<F: ErrorType> ErrorType for Error<F> {
     }
 }
 
+impl<F> From<AwsError> for Error<F> {
+    fn from(e: AwsError) -> Self {
+        Error::Aws(e)
+    }
+}
+
 impl<F: ErrorType> From<Error<F>> for Diagnostic {
     fn from(err: Error<F>) -> Self {
         diagnostic(&err)

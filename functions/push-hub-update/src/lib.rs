@@ -43,8 +43,6 @@ mod settings;
 mod summary;
 mod update;
 
-use fleetshift_core::diagnostic::ErrorType;
-use fleetshift_core::{AwsError, Violations};
 use serde_json::Value;
 
 pub use contract::{
@@ -69,27 +67,11 @@ pub const BOT_CONCURRENCY: u32 = 2;
 /// account, and registration is not urgent.
 pub const HUB_CONCURRENCY: usize = 4;
 
-/// The failure classes the state machine routes on.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input (or the plan in it) is invalid; nothing was called.
-    #[error("invalid input: {0}")]
-    InvalidInput(Violations),
-    /// Migration Hub or EventBridge failed in a way that is not a degradation.
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-}
-
-impl ErrorType for Error {
-    fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidInput(v) => v.error_type(),
-            Error::Aws(e) => e.error_type(),
-        }
-    }
-}
-
-fleetshift_core::impl_diagnostic!(Error);
+/// The failure classes the state machine routes on: the input (or the plan in it) is invalid and
+/// nothing was called (`InvalidPlan`), or Migration Hub or EventBridge failed in a way that is
+/// not a degradation (its AWS class). Core's one error shape; push-hub-update has no failure of
+/// its own.
+pub type Error = fleetshift_core::diagnostic::Error;
 
 /// Parses the raw Lambda payload (a malformed payload is `InvalidPlan` naming the field, not a
 /// runtime deserialisation error no retrier matches) and runs [`handler`].
