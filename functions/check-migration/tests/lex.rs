@@ -1,4 +1,5 @@
-//! Lex V1 GetMigration: statuses, alerts, the deadline, the errors and the stopped V1 endpoint.
+//! Lex V1 GetMigration: statuses, alerts, the deadline, the errors, the retired V1 endpoint, and
+//! the network failures that are retried like on any other call.
 #![allow(deprecated)] // the Lex V1 SDK
 
 mod common;
@@ -14,8 +15,14 @@ use aws_sdk_lexmodelbuilding::types::error::{
 };
 use aws_sdk_lexmodelbuilding::types::{MigrationAlert, MigrationAlertType, MigrationStatus};
 use aws_smithy_mocks::mock;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use check_migration::{Alert, Deps, LexBotOutput, Output, Status};
-use common::{NOW_RFC3339, error_type, lex, run_at, unreachable_lex, workspaces};
+use common::{
+    NOW_RFC3339, connection_reset, connection_timeout, dns_failure, error_type, failing_lex, lex,
+    run_at, unreachable_lex, workspaces,
+};
 use fleetshift_core::error_type as et;
 use serde_json::json;
 
@@ -251,6 +258,75 @@ async fn a_stopped_endpoint_is_lex_v1_unavailable() {
         "{}",
         diag.error_message
     );
+}
+
+/// The `errorType` of one GetMigration whose connection fails with `failure`, after one attempt.
+async fn error_type_when(
+    failure: fn() -> aws_smithy_runtime_api::client::result::ConnectorError,
+) -> String {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let deps = Deps::new(workspaces(&[]), failing_lex(attempts.clone(), failure));
+    let t = error_type(run_at(5, event(), &deps).await);
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    t
+}
+
+#[tokio::test]
+async fn network_failures_are_retried_like_any_call() {
+    assert_eq!(
+        error_type_when(connection_timeout).await,
+        "ServiceUnavailable"
+    );
+    assert_eq!(
+        error_type_when(connection_reset).await,
+        "ServiceUnavailable"
+    );
+    // A resolver that could not answer (throttled, unreachable) is not a name that is gone.
+    assert_eq!(
+        error_type_when(|| dns_failure("Temporary failure in name resolution")).await,
+        "ServiceUnavailable"
+    );
+    assert_eq!(
+        error_type_when(|| dns_failure("Name or service not known")).await,
+        "LexV1Unavailable"
+    );
+}
+
+/// The `errorType` of one GetMigration answered with `answer`.
+async fn error_type_answered(answer: fn() -> HttpResponse) -> String {
+    let rule = mock!(Client::get_migration).then_http_response(answer);
+    let deps = Deps::new(workspaces(&[]), lex(&[&rule]));
+    let t = error_type(run_at(5, event(), &deps).await);
+    assert_eq!(rule.num_calls(), 1);
+    t
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried() {
+    let t = error_type_answered(|| {
+        HttpResponse::new(
+            StatusCode::try_from(503).unwrap(),
+            SdkBody::from("<html>Service Unavailable</html>"),
+        )
+    })
+    .await;
+    assert_eq!(t, "ServiceUnavailable");
+}
+
+#[tokio::test]
+async fn endpoint_gone_is_lex_v1_unavailable() {
+    // What cloud-local's `lex_v1: Gone` scenario answers.
+    let t = error_type_answered(|| {
+        let mut resp = HttpResponse::new(
+            StatusCode::try_from(410).unwrap(),
+            SdkBody::from(r#"{"message":"Lex V1 is end of life"}"#),
+        );
+        resp.headers_mut()
+            .insert("x-amzn-ErrorType", "EndpointGone");
+        resp
+    })
+    .await;
+    assert_eq!(t, "LexV1Unavailable");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Lex V1 StartMigration: the success path, every modeled exception, and the stopped V1 endpoint.
+//! Lex V1 StartMigration: the success path, every modeled exception, the retired V1 endpoint, and
+//! the network failures that are retried like on any other call.
 #![allow(deprecated)] // the Lex V1 SDK
 
 mod common;
@@ -21,7 +22,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
-use common::{NOW_RFC3339, error_type, lex, run, unreachable_lex, workspaces};
+use common::{
+    NOW_RFC3339, connection_reset, connection_timeout, dns_failure, error_type, failing_lex, lex,
+    run, unreachable_lex, workspaces,
+};
 use fleetshift_core::error_type as et;
 use serde_json::json;
 use start_migration::{Deps, LexBotOutput, Output};
@@ -223,12 +227,67 @@ async fn a_stopped_endpoint_is_lex_v1_unavailable() {
     );
 }
 
+/// The `errorType` of one StartMigration whose connection fails with `failure`, after one attempt.
+async fn error_type_when(
+    failure: fn() -> aws_smithy_runtime_api::client::result::ConnectorError,
+) -> String {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let deps = Deps::new(workspaces(&[]), failing_lex(attempts.clone(), failure));
+    let t = error_type(run(event(), &deps).await);
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    t
+}
+
+#[tokio::test]
+async fn network_failures_are_retried_like_any_call() {
+    assert_eq!(
+        error_type_when(connection_timeout).await,
+        "ServiceUnavailable"
+    );
+    assert_eq!(
+        error_type_when(connection_reset).await,
+        "ServiceUnavailable"
+    );
+    // A resolver that could not answer (throttled, unreachable) is not a name that is gone.
+    assert_eq!(
+        error_type_when(|| dns_failure("Temporary failure in name resolution")).await,
+        "ServiceUnavailable"
+    );
+    assert_eq!(
+        error_type_when(|| dns_failure("Name or service not known")).await,
+        "LexV1Unavailable"
+    );
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried() {
+    let unavailable = mock!(Client::start_migration).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(503).unwrap(),
+            SdkBody::from("<html>Service Unavailable</html>"),
+        )
+    });
+    assert_eq!(error_type_of(unavailable).await, "ServiceUnavailable");
+}
+
 #[tokio::test]
 async fn gone_answers_are_lex_v1_unavailable() {
     let gone = mock!(Client::start_migration).then_http_response(|| {
         HttpResponse::new(StatusCode::try_from(410).unwrap(), SdkBody::from("Gone"))
     });
     assert_eq!(error_type_of(gone).await, et::LEX_V1_UNAVAILABLE);
+
+    // What cloud-local's `lex_v1: Gone` scenario answers.
+    let endpoint_gone = mock!(Client::start_migration).then_http_response(|| {
+        let mut resp = HttpResponse::new(
+            StatusCode::try_from(410).unwrap(),
+            SdkBody::from(r#"{"message":"Lex V1 is end of life"}"#),
+        );
+        resp.headers_mut()
+            .insert("x-amzn-ErrorType", "EndpointGone");
+        resp
+    });
+    assert_eq!(error_type_of(endpoint_gone).await, "LexV1Unavailable");
 
     // Something that is not Lex answers 404 for the path: no Lex NotFoundException.
     let unknown_path = mock!(Client::start_migration).then_http_response(|| {
@@ -298,4 +357,29 @@ async fn invalid_inputs_make_no_call() {
         );
     }
     assert_eq!(rule.num_calls(), 0);
+}
+
+/// The real SDK HTTP client's answer for a name that does not exist (`.invalid` never resolves,
+/// RFC 6761): checks that the chain the tests above build is the one the client gives. Needs a
+/// working DNS resolver, so it is not run by default: `cargo test -p start-migration --test lex
+/// -- --ignored`.
+#[tokio::test]
+#[ignore = "needs a DNS resolver"]
+async fn a_real_lookup_of_a_missing_name_is_lex_v1_unavailable() {
+    use aws_sdk_lexmodelbuilding::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_lexmodelbuilding::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .endpoint_url("https://models.lex.invalid")
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        .build();
+    let deps = Deps::new(workspaces(&[]), Client::from_conf(conf));
+    let diag = lambda_runtime::Diagnostic::from(run(event(), &deps).await.unwrap_err());
+    assert_eq!(diag.error_type, "LexV1Unavailable");
+    assert!(
+        diag.error_message.contains("dns error"),
+        "{}",
+        diag.error_message
+    );
 }

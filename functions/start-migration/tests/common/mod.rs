@@ -41,10 +41,60 @@ pub fn error_type(result: Result<Output, Error>) -> String {
     lambda_runtime::Diagnostic::from(err).error_type
 }
 
-/// A Lex client whose every request fails to connect, as the Lex V1 endpoints have since
-/// 2025-09-15 (the DNS name or the connection is gone). Counts the attempts.
-pub fn unreachable_lex(
+/// One link of a connector's error chain, standing in for hyper's and hyper-util's private error
+/// types: a fixed `Display` and the cause as `source()`.
+#[derive(Debug)]
+struct Link(
+    &'static str,
+    Option<Box<dyn std::error::Error + Send + Sync>>,
+);
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Link {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_ref().map(|e| &**e as _)
+    }
+}
+
+/// What the SDK's default HTTP client reports when `getaddrinfo` answers `gai` (its
+/// `gai_strerror` text): hyper-util's `Connect` error, its `ConnectError("dns error")`, the
+/// standard library's lookup error, classified as I/O.
+pub fn dns_failure(gai: &'static str) -> aws_smithy_runtime_api::client::result::ConnectorError {
+    let cause = std::io::Error::other(format!("failed to lookup address information: {gai}"));
+    aws_smithy_runtime_api::client::result::ConnectorError::io(Box::new(Link(
+        "client error (Connect)",
+        Some(Box::new(Link("dns error", Some(Box::new(cause))))),
+    )))
+}
+
+/// A connection that the peer reset, as the SDK's default HTTP client reports it.
+pub fn connection_reset() -> aws_smithy_runtime_api::client::result::ConnectorError {
+    aws_smithy_runtime_api::client::result::ConnectorError::io(Box::new(Link(
+        "connection error",
+        Some(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        ))),
+    )))
+}
+
+/// A connect or read timeout, as the SDK's default HTTP client reports it.
+pub fn connection_timeout() -> aws_smithy_runtime_api::client::result::ConnectorError {
+    aws_smithy_runtime_api::client::result::ConnectorError::timeout(Box::new(std::io::Error::from(
+        std::io::ErrorKind::TimedOut,
+    )))
+}
+
+/// A Lex client whose every request fails with `failure` before any answer: no HTTP response at
+/// all, as when the Lex V1 endpoint's name no longer resolves (since 2025-09-15) or the network
+/// fails. Counts the attempts.
+pub fn failing_lex(
     attempts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failure: fn() -> aws_smithy_runtime_api::client::result::ConnectorError,
 ) -> aws_sdk_lexmodelbuilding::Client {
     use aws_smithy_runtime_api::client::http::{
         HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -57,16 +107,14 @@ pub fn unreachable_lex(
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[derive(Debug, Clone)]
-    struct Unreachable(Arc<AtomicUsize>);
-    impl HttpConnector for Unreachable {
+    struct Failing(Arc<AtomicUsize>, fn() -> ConnectorError);
+    impl HttpConnector for Failing {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
             self.0.fetch_add(1, Ordering::SeqCst);
-            HttpConnectorFuture::ready(Err(ConnectorError::io(
-                "dns error: failed to lookup address information: Name or service not known".into(),
-            )))
+            HttpConnectorFuture::ready(Err((self.1)()))
         }
     }
-    impl HttpClient for Unreachable {
+    impl HttpClient for Failing {
         fn http_connector(
             &self,
             _settings: &HttpConnectorSettings,
@@ -79,7 +127,15 @@ pub fn unreachable_lex(
     let conf = aws_sdk_lexmodelbuilding::Config::builder()
         .with_test_defaults_v2()
         .retry_config(RetryConfig::disabled())
-        .http_client(SharedHttpClient::new(Unreachable(attempts)))
+        .http_client(SharedHttpClient::new(Failing(attempts, failure)))
         .build();
     aws_sdk_lexmodelbuilding::Client::from_conf(conf)
+}
+
+/// A Lex client whose endpoint name no longer resolves (glibc's `EAI_NONAME`), as the Lex V1
+/// endpoints may since 2025-09-15. Counts the attempts.
+pub fn unreachable_lex(
+    attempts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> aws_sdk_lexmodelbuilding::Client {
+    failing_lex(attempts, || dns_failure("Name or service not known"))
 }
