@@ -12,6 +12,8 @@ use fleetshift_core::contract::{
     HubStatus, MigrationProgress, Reason, Status, WaveFinished, WaveRegistered,
 };
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 mod invariants;
 use invariants::check_invariants;
@@ -743,4 +745,133 @@ async fn invalid_plan_is_rejected_with_zero_mutating_calls() {
         "{}",
         report.render()
     );
+}
+
+/// A stack whose check-migration Lambda fails as Step Functions reports it when the function
+/// could not answer: the `n`-th WorkSpace check (from 0) fails with `fail(n)`'s error name, and
+/// otherwise runs the real handler. cloud-local's scenario rules fail AWS calls inside a handler;
+/// these are failures of the invocation itself, which no AWS call can produce:
+/// - `Lambda.Unknown`: the function timed out or ran out of memory ("Handle Lambda service
+///   exceptions", Step Functions Developer Guide,
+///   https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html);
+/// - `Lambda.TooManyRequestsException`: the account's Lambda concurrency was used up (same page);
+/// - `States.Timeout`: the Task ran past its time ("Error names", Step Functions Developer Guide,
+///   https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+///
+/// Returns the stack and the virtual time of each WorkSpace check.
+async fn stack_with_failing_checks(
+    plan: &Value,
+    fail: impl Fn(usize) -> Option<&'static str> + Send + Sync + 'static,
+) -> (LocalStack, Arc<Mutex<Vec<SystemTime>>>) {
+    let stack = stack(plan, json!({})).await;
+    let checks = Arc::new(Mutex::new(Vec::new()));
+    let seen = checks.clone();
+    let functions = stack.functions.clone();
+    let fail = Arc::new(fail);
+    let arn = stack
+        .model
+        .function_by_binary("check-migration")
+        .expect("check-migration is in the template")
+        .arn
+        .clone();
+    stack.engine.register(
+        &arn,
+        sfn_local::with_context(move |input: Value, ctx: sfn_local::TaskContext| {
+            let functions = functions.clone();
+            let error = if input["kind"] == "workspace" {
+                let mut seen = seen.lock().expect("checks");
+                seen.push(ctx.now);
+                fail(seen.len() - 1)
+            } else {
+                None
+            };
+            async move {
+                match error {
+                    Some(e) => Err(sfn_local::TaskFailure::new(
+                        e,
+                        format!("check-migration did not answer ({e})"),
+                    )),
+                    None => functions.invoke("check-migration", input).await,
+                }
+            }
+        }),
+    );
+    (stack, checks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_times_out_then_succeeds_completes_and_migrates_once() {
+    let p = plan(1, json!({}));
+    let source = ws_id(0);
+    // The first check fails three times: States.Timeout, Lambda.Unknown (both retried once
+    // more, so the third failure exhausts the retrier), then the next check answers.
+    let (stack, checks) = stack_with_failing_checks(&p, |n| {
+        ["States.Timeout", "Lambda.Unknown", "States.Timeout"]
+            .get(n)
+            .copied()
+    })
+    .await;
+    let report = stack.request_wave(&p).await.expect("the wave starts");
+    check_invariants(&stack, &p, &report);
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    let row = &report.workspaces[0];
+    assert_eq!(row.status, "COMPLETED", "{row:?}");
+    assert_eq!(row.cause, None);
+    assert_eq!(calls(&stack, "MigrateWorkspace", &source), 1);
+    assert_eq!(stack.cloud.migrations().len(), 1);
+    // Three failed attempts of the first check, then the second check (after the interval).
+    let checks = checks.lock().expect("checks").clone();
+    assert_eq!(checks.len(), 4);
+    let waited = checks[3].duration_since(checks[2]).expect("in order");
+    assert!(waited >= Duration::from_secs(600), "{waited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_throttled_many_times_in_a_row_completes() {
+    let p = plan(1, json!({}));
+    let source = ws_id(0);
+    // Lambda throttles 20 invocations in a row: 9 attempts of each of the first two checks,
+    // then 2 of the third, which answers.
+    let (stack, checks) = stack_with_failing_checks(&p, |n| {
+        (n < 20).then_some("Lambda.TooManyRequestsException")
+    })
+    .await;
+    let report = stack.request_wave(&p).await.expect("the wave starts");
+    check_invariants(&stack, &p, &report);
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert_eq!(report.workspaces[0].status, "COMPLETED");
+    assert_eq!(calls(&stack, "MigrateWorkspace", &source), 1);
+    assert_eq!(stack.cloud.migrations().len(), 1);
+    assert_eq!(checks.lock().expect("checks").len(), 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_never_answers_fails_at_the_deadline() {
+    let p = plan(1, json!({}));
+    let source = ws_id(0);
+    let (stack, checks) = stack_with_failing_checks(&p, |_| Some("Lambda.Unknown")).await;
+    let report = stack.request_wave(&p).await.expect("the wave starts");
+    check_invariants(&stack, &p, &report);
+    let row = &report.workspaces[0];
+    assert_eq!(row.status, "FAILED", "{row:?}");
+    let target = row
+        .target_workspace_id
+        .clone()
+        .expect("the migration started");
+    assert_eq!(
+        row.cause.as_deref(),
+        Some(
+            format!(
+                "no check of new WorkSpace {target} answered in the 90 minutes after the migration started (4 unanswered checks; last error Lambda.Unknown): the migration may still complete, check the new WorkSpace"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(calls(&stack, "MigrateWorkspace", &source), 1);
+    // As many checks as check-migration would make with the default polling (at 60, 70, 80 and
+    // 90 minutes), each tried three times; the last one no earlier than the deadline.
+    let checks = checks.lock().expect("checks").clone();
+    assert_eq!(checks.len(), 12);
+    let span = checks[11].duration_since(checks[0]).expect("in order");
+    assert!(span >= Duration::from_secs(30 * 60), "{span:?}");
 }

@@ -32,6 +32,13 @@ const STATES_ERRORS: &[&str] = &[
     "States.Timeout",
 ];
 
+/// How Step Functions reports a Lambda function's unhandled error, a function timeout or an
+/// out-of-memory included ("Handle Lambda service exceptions", Step Functions Developer Guide:
+/// https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+const LAMBDA_UNKNOWN: &str = "Lambda.Unknown";
+/// Lambda's throttling error as Step Functions reports it (same page).
+const LAMBDA_THROTTLED: &str = "Lambda.TooManyRequestsException";
+
 /// IAM service prefix of each AWS SDK crate the functions may use.
 const SDK_PREFIXES: &[(&str, &str)] = &[
     ("aws-sdk-workspaces", "workspaces"),
@@ -255,6 +262,7 @@ fn every_custom_error_name_is_a_core_constant() {
                     seen += 1;
                     let known = STATES_ERRORS.contains(&error.as_str())
                         || error_type::LAMBDA_SERVICE_ERRORS.contains(&error.as_str())
+                        || error == LAMBDA_UNKNOWN
                         || error_type::ALL.contains(&error.as_str());
                     assert!(
                         known,
@@ -349,12 +357,14 @@ fn every_task_that_reaches_workspaces_retries_busy_and_throttled_calls() {
                 .clone()
         };
         // Every Task invokes a Lambda function: the service's own errors are retried as AWS
-        // recommends.
+        // recommends, throttling apart (see lambda_throttling_has_a_retrier_of_its_own).
         let lambda = retrier_for(error_type::LAMBDA_SERVICE_ERRORS[0]);
         for e in error_type::LAMBDA_SERVICE_ERRORS {
-            assert!(
-                strings(&lambda["ErrorEquals"]).iter().any(|x| x == e),
-                "{name}: the Lambda retrier misses {e}"
+            let listed = strings(&lambda["ErrorEquals"]).iter().any(|x| x == e);
+            assert_eq!(
+                listed,
+                *e != LAMBDA_THROTTLED,
+                "{name}: the Lambda service retrier and {e}"
             );
         }
         if !reaches_workspaces.contains(&resource) {
@@ -392,6 +402,124 @@ fn every_task_that_reaches_workspaces_retries_busy_and_throttled_calls() {
         checked >= 6,
         "only {checked} Tasks reach WorkSpaces: is the definition complete?"
     );
+}
+
+#[test]
+fn lambda_throttling_has_a_retrier_of_its_own() {
+    // Lambda's concurrency is shared by every function of the account and Region: a throttled
+    // invoke clears as other invocations end, which takes seconds to a minute, not the ~7 s the
+    // service-error retrier waits in all. The invocation never ran, so every Task may retry it.
+    let mut checked = 0;
+    for (name, state) in all_states(&asl()) {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        checked += 1;
+        let retry = state["Retry"].as_array().cloned().unwrap_or_default();
+        let throttled: Vec<&Value> = retry
+            .iter()
+            .filter(|r| {
+                strings(&r["ErrorEquals"])
+                    .iter()
+                    .any(|e| e == LAMBDA_THROTTLED)
+            })
+            .collect();
+        assert_eq!(throttled.len(), 1, "{name}: {retry:?}");
+        assert_eq!(
+            *throttled[0],
+            json!({
+                "ErrorEquals": [LAMBDA_THROTTLED],
+                "IntervalSeconds": 2,
+                "BackoffRate": 2,
+                "MaxAttempts": 8,
+                "MaxDelaySeconds": 60,
+                "JitterStrategy": "FULL"
+            }),
+            "{name}"
+        );
+    }
+    assert_eq!(checked, 15, "every Lambda Task of the definition");
+}
+
+#[test]
+fn idempotent_tasks_retry_a_timed_out_or_crashed_function() {
+    // A function that timed out may have made its calls: only Tasks that can run twice retry it
+    // (polls, and progress updates, which set a state rather than add to it).
+    let asl = asl();
+    let all = all_states(&asl);
+    let retries_timeouts = |state: &Value| {
+        state["Retry"].as_array().into_iter().flatten().any(|r| {
+            strings(&r["ErrorEquals"]) == ["States.Timeout", LAMBDA_UNKNOWN]
+                && r["MaxAttempts"] == 2
+                && r["JitterStrategy"] == "FULL"
+        })
+    };
+    let mut retrying: Vec<String> = all
+        .iter()
+        .filter(|(_, s)| retries_timeouts(s))
+        .map(|(n, _)| n.clone())
+        .collect();
+    retrying.sort();
+    assert_eq!(
+        retrying,
+        [
+            "CheckBotMigration",
+            "CheckMigration",
+            "PollImageImport",
+            "ReportBotCompleted",
+            "ReportBotFailed",
+            "ReportBotStarted",
+            "ReportCompleted",
+            "ReportFailed",
+            "ReportStarted",
+        ]
+    );
+}
+
+#[test]
+fn a_failed_migration_check_goes_back_to_waiting() {
+    let asl = asl();
+    let states = &asl["States"]["MigrateWorkspaces"]["ItemProcessor"]["States"];
+    let catch = states["CheckMigration"]["Catch"]
+        .as_array()
+        .expect("CheckMigration catches");
+    assert_eq!(catch.len(), 1, "{catch:?}");
+    assert_eq!(strings(&catch[0]["ErrorEquals"]), ["States.ALL"]);
+    assert_eq!(catch[0]["Next"], "CheckUnanswered");
+    assert_eq!(states["CheckUnanswered"]["Next"], "UnansweredPastDeadline");
+    let deadline = &states["UnansweredPastDeadline"];
+    assert_eq!(deadline["Default"], "WaitNextCheck");
+    assert_eq!(deadline["Choices"][0]["Next"], "CheckNeverAnswered");
+    assert_eq!(states["CheckNeverAnswered"]["Next"], "ReportFailed");
+    // The unanswered loop fits the same budget as the answered one: one state more per check.
+    let p = Polling::default();
+    let after_first =
+        u64::from(p.migration_deadline_minutes) * 60 - u64::from(p.migration_first_check_seconds);
+    let checks = 1 + after_first.div_ceil(u64::from(p.migration_interval_seconds)) as usize;
+    // Walk it: every check fails (Catch), the deadline Choice says no until the last check.
+    let mut name = "ReportStarted".to_owned();
+    let (mut count, mut unanswered) = (0, 0);
+    while states[&name]["End"] != true {
+        count += 1;
+        let s = &states[&name];
+        name = match name.as_str() {
+            "CheckMigration" => s["Catch"][0]["Next"].clone(),
+            "UnansweredPastDeadline" => {
+                unanswered += 1;
+                if unanswered < checks {
+                    s["Default"].clone()
+                } else {
+                    s["Choices"][0]["Next"].clone()
+                }
+            }
+            _ => s["Next"].clone(),
+        }
+        .as_str()
+        .expect("Next")
+        .to_owned();
+    }
+    assert_eq!(checks, 4);
+    assert_eq!(count + 1, 21, "a check that never answers: within 25");
 }
 
 /// The Rust host triple (cargo metadata lists only the host's dependencies, which are the ones
