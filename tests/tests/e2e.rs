@@ -528,6 +528,76 @@ async fn migration_hub_throttling_every_update_never_stops_a_migration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_migration_hub_throttling_at_400_workspaces_never_stops_the_wave() {
+    // A busy account: 60% of ImportMigrationTask and NotifyMigrationTaskState attempts are
+    // throttled, throughout the wave. Registration resumes the throttled tasks in rounds and
+    // reports per item which are in the Hub; whatever is left goes to events only (or is
+    // imported by its first update). Migration Hub is optional: every WorkSpace migrates.
+    let p = plan(
+        400,
+        json!({"hub": {"enabled": true, "homeRegion": "us-west-2"}}),
+    );
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "ImportMigrationTask", "throttle": 0.6},
+                         {"operation": "NotifyMigrationTaskState", "throttle": 0.6}]}),
+    )
+    .await;
+    assert_eq!(report.status, "SUCCEEDED", "{}", report.render());
+    assert!(report.all_completed(), "{}", report.render());
+    assert_eq!(report.workspaces.len(), 400);
+    assert_eq!(stack.cloud.migrations().len(), 400);
+    let throttled = stack
+        .cloud
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.service == Service::MigrationHub && c.outcome.code() == Some("ThrottlingException")
+        })
+        .count();
+    assert!(
+        throttled > 400,
+        "the Hub throttled heavily ({throttled} calls)"
+    );
+    // The Wave Registered event says, item by item, whether the Hub has its task.
+    let registered: Vec<WaveRegistered> = stack
+        .cloud
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == fleetshift_core::events::WAVE_REGISTERED)
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Registered detail"))
+        .collect();
+    let items: Vec<_> = registered.iter().flat_map(|r| &r.workspaces).collect();
+    assert_eq!(items.len(), 400);
+    for r in &registered {
+        assert_eq!(r.hub_status, HubStatus::Registered, "{:?}", r.hub_error);
+        assert!(r.hub.enabled);
+    }
+    let in_hub: Vec<&str> = items
+        .iter()
+        .filter(|i| i.hub_registered == Some(true))
+        .map(|i| i.task_name.as_str())
+        .collect();
+    for i in &items {
+        match i.hub_registered {
+            Some(true) => assert_eq!(i.hub_error_type, None, "{i:?}"),
+            Some(false) => assert_eq!(
+                i.hub_error_type.as_deref(),
+                Some("ThrottlingException"),
+                "{i:?}"
+            ),
+            None => panic!("{i:?} does not say whether it is in the Hub"),
+        }
+    }
+    assert!(in_hub.len() >= 390, "{} of 400 registered", in_hub.len());
+    // Every item registered is a Migration Hub task.
+    let tasks: Vec<&str> = report.hub_tasks.iter().map(|t| t.task.as_str()).collect();
+    for t in &in_hub {
+        assert!(tasks.contains(t), "{t} registered but not in the Hub");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspace() {
     // Ten of twelve WorkSpaces fail with a 28,000-character error message each: their results
     // together pass Step Functions' 256 KiB state limit, so the WorkSpaces Map itself fails with

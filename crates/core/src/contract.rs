@@ -353,14 +353,15 @@ fn default_stream() -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HubStatus {
-    /// `register`: the stream exists and every task is imported as NOT_STARTED.
+    /// `register`: the stream exists and tasks are imported as NOT_STARTED (each item of the
+    /// `Wave Registered` event says whether its own task is: `hubRegistered`).
     Registered,
     /// `update`: the task's state was sent.
     Updated,
     /// Migration Hub is not enabled for this wave.
     Disabled,
-    /// Migration Hub could not be used (home Region not set, access denied, or an update failed
-    /// after the SDK's retries): events only.
+    /// Migration Hub could not be used (home Region not set, access denied, an outage, or
+    /// throttling past every retry; for `register`, no item could be registered): events only.
     Unavailable,
 }
 
@@ -370,7 +371,8 @@ pub enum HubStatus {
 #[serde(rename_all = "camelCase")]
 pub struct WaveRegistered {
     pub wave_id: String,
-    /// The Step Functions execution name start-wave derives from the plan.
+    /// The execution's name: start-wave's [`crate::Plan::execution_name`] (the wave id and a hash
+    /// of the plan as sent), or whatever a console start chose.
     pub execution_name: String,
     pub hub: HubRef,
     pub hub_status: HubStatus,
@@ -391,6 +393,14 @@ pub struct RegisteredWorkspace {
     /// The bundle it migrates to (the plan's default filled in).
     pub bundle_id: Option<String>,
     pub task_name: String,
+    /// Whether its Migration Hub task was imported and reported NOT_STARTED (absent when the wave
+    /// does not use Migration Hub). An item left unregistered is imported by its first update
+    /// (or, when that fails too, reported through events alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_registered: Option<bool>,
+    /// Why it is not registered: the `errorType` of the last failure (e.g. `ThrottlingException`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_error_type: Option<String>,
 }
 
 /// A Lex bot of a `Wave Registered` event.
@@ -400,6 +410,14 @@ pub struct RegisteredBot {
     pub v1_bot_name: String,
     pub v1_bot_version: String,
     pub task_name: String,
+    /// Whether its Migration Hub task was imported and reported NOT_STARTED (absent when the wave
+    /// does not use Migration Hub). An item left unregistered is imported by its first update
+    /// (or, when that fails too, reported through events alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_registered: Option<bool>,
+    /// Why it is not registered: the `errorType` of the last failure (e.g. `ThrottlingException`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_error_type: Option<String>,
 }
 
 /// The detail of a `Migration Progress` event: one item's new state.

@@ -12,12 +12,14 @@
 //!   stack's bus. Events are the always-on sink, so a failed `PutEvents` is an error the state
 //!   machine retries.
 //! - **Migration Hub** (optional): Migration Hub is closed to new customers since 2025-11-07, so it
-//!   is used only when the plan or the stack enables it, and it degrades. In `register`, when the
-//!   account has no home Region (`HomeRegionNotSetException`) or the role may not call it
-//!   (`AccessDenied`), the function reports `hubStatus: "unavailable"`, still publishes the event
-//!   and still succeeds; throttling and server errors stay errors there (the state machine retries
-//!   them, before any WorkSpace is touched). In `update`, every Hub failure degrades (after the
-//!   SDK's own retries): a Hub outage must neither stop a migration nor lose an item's final state,
+//!   is used only when the plan or the stack enables it, and no failure of it ever fails the
+//!   wave. In `register`, each item is registered or not, and `Wave Registered` says which
+//!   (`hubRegistered`, `hubErrorType`): throttling and server errors are retried in rounds that
+//!   resume at the step that failed, with bounded concurrency and backoff, within a time budget;
+//!   a missing home Region or access denied stops the Hub for the wave at once; when no item could
+//!   be registered the wave reports `hubStatus: "unavailable"` and uses events only. In `update`,
+//!   every Hub failure degrades (after the SDK's own retries), and an item left unregistered is
+//!   imported then: a Hub outage must neither stop a migration nor lose an item's final state,
 //!   and the event carries `hubError` and `hubErrorType`.
 //!
 //! **Why the plan is validated here.** `Register` is the workflow's first Task: the plan is
@@ -52,6 +54,7 @@ pub use contract::{
 pub use eventbridge::{DETAIL_BUDGET_BYTES, MAX_ENTRIES_PER_REQUEST, MAX_EVENT_BYTES};
 pub use finish::NO_RESULT_CAUSE;
 pub use fleetshift_core::contract::{HubRef, HubStatus, Status, TaskRef};
+pub use hub::{HUB_BACKOFF_BASE, HUB_BACKOFF_CAP, HUB_REGISTER_BUDGET, HUB_RETRY_ROUNDS};
 pub use register::{next_update_seconds, not_started_next_update_seconds};
 pub use settings::{Deps, Settings};
 
@@ -64,7 +67,9 @@ pub const BACKOFF_ALLOWANCE_SECONDS: u32 = 1800;
 /// The MigrateBots Map's MaxConcurrency in the state machine.
 pub const BOT_CONCURRENCY: u32 = 2;
 /// Migration Hub calls in flight at once while registering a wave: Migration Hub throttles per
-/// account, and registration is not urgent.
+/// account (AWS publishes no request rate for it), registration is not urgent, and 400 tasks at
+/// two calls each still take well under a minute at this pace when the Hub answers in a few
+/// hundred milliseconds.
 pub const HUB_CONCURRENCY: usize = 4;
 
 /// The failure classes the state machine routes on: the input (or the plan in it) is invalid and

@@ -2,7 +2,7 @@
 //! what this stack's roles may do, registers every item with Migration Hub when the wave uses it,
 //! and publishes `Wave Registered`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use fleetshift_core::contract::{
     HubRef, HubStatus, RegisteredBot, RegisteredWorkspace, WaveRegistered,
@@ -29,40 +29,79 @@ pub(crate) async fn register(input: RegisterInput, deps: &Deps) -> Result<Regist
         next_update_seconds: Some(next_update_seconds(&plan.polling)),
     };
     let tasks = task_names(&plan);
-    let (hub_status, hub_error) = if hub.enabled {
-        match hub::register_in_hub(&hub, &tasks, not_started_next_update_seconds(&plan), deps).await
-        {
-            Ok(()) => {
-                info!(wave_id = %plan.wave_id, tasks = tasks.len(), "registered in Migration Hub");
-                (HubStatus::Registered, None)
-            }
-            Err(e) if hub::degrades(&e) => {
-                warn!(wave_id = %plan.wave_id, error = %e, "Migration Hub unavailable: reporting to EventBridge only");
-                hub.enabled = false;
-                (HubStatus::Unavailable, Some(e.to_string()))
-            }
-            Err(e) => return Err(e.into()),
+    // Migration Hub never fails the wave (it is optional; events are the sink of record): each
+    // item is registered or not, and the event says which. The wave keeps using the Hub when any
+    // task is registered; an item left unregistered is imported by its first update
+    // (`notify_or_import`), which needs no per-item state carried through the state machine and
+    // gives the Hub a second chance once the throttling has passed. When no task could be
+    // registered the Hub is off for the wave: calling it again for every update would only slow
+    // each item's reporting.
+    let (hub_status, hub_error, unregistered) = if hub.enabled {
+        let reg =
+            hub::register_in_hub(&hub, &tasks, not_started_next_update_seconds(&plan), deps).await;
+        let registered = reg.registered(tasks.len());
+        let error = reg.error().map(ToString::to_string);
+        if reg.unregistered.is_empty() {
+            info!(wave_id = %plan.wave_id, tasks = tasks.len(), "registered in Migration Hub");
+        } else {
+            warn!(
+                wave_id = %plan.wave_id,
+                registered,
+                unregistered = reg.unregistered.len(),
+                error = error.as_deref().unwrap_or_default(),
+                "Migration Hub registration incomplete: those items report to EventBridge until their first update registers them"
+            );
         }
+        let status = if registered == 0 && !tasks.is_empty() {
+            hub.enabled = false;
+            HubStatus::Unavailable
+        } else {
+            HubStatus::Registered
+        };
+        let unregistered: HashMap<String, String> = reg
+            .unregistered
+            .into_iter()
+            .map(|(t, e)| (t, e.kind.error_type().to_owned()))
+            .collect();
+        (status, error, Some(unregistered))
     } else {
-        (HubStatus::Disabled, None)
+        (HubStatus::Disabled, None, None)
+    };
+    // Per item: absent when the wave does not use the Hub.
+    let in_hub = |task: &str| {
+        unregistered
+            .as_ref()
+            .map(|u| (!u.contains_key(task), u.get(task).cloned()))
     };
 
     let workspaces: Vec<RegisteredWorkspace> = plan
         .workspaces
         .iter()
-        .map(|w| RegisteredWorkspace {
-            workspace_id: w.workspace_id.clone(),
-            bundle_id: w.bundle_id.clone(),
-            task_name: plan::workspace_task_name(&plan.wave_id, &w.workspace_id),
+        .map(|w| {
+            let task_name = plan::workspace_task_name(&plan.wave_id, &w.workspace_id);
+            let hub = in_hub(&task_name);
+            RegisteredWorkspace {
+                workspace_id: w.workspace_id.clone(),
+                bundle_id: w.bundle_id.clone(),
+                hub_registered: hub.as_ref().map(|h| h.0),
+                hub_error_type: hub.and_then(|h| h.1),
+                task_name,
+            }
         })
         .collect();
     let bots: Vec<RegisteredBot> = plan
         .lex_bots
         .iter()
-        .map(|b| RegisteredBot {
-            v1_bot_name: b.v1_bot_name.clone(),
-            v1_bot_version: b.v1_bot_version.clone(),
-            task_name: plan::bot_task_name(&plan.wave_id, &b.v1_bot_name, &b.v1_bot_version),
+        .map(|b| {
+            let task_name = plan::bot_task_name(&plan.wave_id, &b.v1_bot_name, &b.v1_bot_version);
+            let hub = in_hub(&task_name);
+            RegisteredBot {
+                v1_bot_name: b.v1_bot_name.clone(),
+                v1_bot_version: b.v1_bot_version.clone(),
+                hub_registered: hub.as_ref().map(|h| h.0),
+                hub_error_type: hub.and_then(|h| h.1),
+                task_name,
+            }
         })
         .collect();
     let event = |workspaces, lex_bots, part, parts| WaveRegistered {

@@ -18,14 +18,33 @@ use aws_sdk_migrationhub::types::error::{
     ThrottlingException, UnauthorizedOperation,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
 use fleetshift_core::contract::Reason;
 use lambda_runtime::Diagnostic;
-use push_hub_update::{Deps, HubStatus, MAX_STATUS_DETAIL_CHARS, Output, Settings, Status, handle};
+use push_hub_update::{
+    Deps, HUB_RETRY_ROUNDS, HubStatus, MAX_STATUS_DETAIL_CHARS, Output, Settings, Status, handle,
+};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 fn deps(hub: &[&Rule], events: &[&Rule], settings: Settings) -> Deps {
     Deps {
         hub: mock_client!(aws_sdk_migrationhub, RuleMode::MatchAny, hub),
+        events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, events),
+        settings,
+    }
+}
+
+/// Like [`deps`], with the SDK making one attempt per call: a test of `register`'s own rounds
+/// counts calls per round (the SDK's attempts are configured by `Deps::from_config`, not here)
+/// and never waits on the SDK's wall-clock backoff.
+fn deps_one_attempt(hub: &[&Rule], events: &[&Rule], settings: Settings) -> Deps {
+    let once = |c: aws_sdk_migrationhub::config::Builder| {
+        c.retry_config(aws_sdk_migrationhub::config::retry::RetryConfig::disabled())
+    };
+    Deps {
+        hub: mock_client!(aws_sdk_migrationhub, RuleMode::MatchAny, hub, once),
         events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, events),
         settings,
     }
@@ -262,10 +281,249 @@ async fn register_with_hub_disabled_publishes_only() {
     assert_eq!(events.num_calls(), 1);
 }
 
+/// PutEvents accepting everything, keeping each published detail.
+fn events_kept() -> (Rule, Arc<Mutex<Vec<Value>>>) {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let k = kept.clone();
+    let rule = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            for e in r.entries() {
+                k.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(e.detail().unwrap_or("null")).unwrap());
+            }
+            true
+        })
+        .then_compute_output(|r| {
+            PutEventsOutput::builder()
+                .failed_entry_count(0)
+                .set_entries(Some(
+                    r.entries()
+                        .iter()
+                        .map(|_| PutEventsResultEntry::builder().event_id("e-1").build())
+                        .collect(),
+                ))
+                .build()
+        });
+    (rule, kept)
+}
+
+/// Runs `register` on virtual time (the backoff between rounds takes no wall-clock time) and
+/// answers its output, the `Wave Registered` details published and the virtual time it took.
+async fn register_on_virtual_time(
+    d: &Deps,
+    kept: &Arc<Mutex<Vec<Value>>>,
+) -> (push_hub_update::RegisterOutput, Vec<Value>, Duration) {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (out, end) = fleetshift_clock::scope(start, handle(fixture("register.json"), d)).await;
+    let Output::Register(out) = out.expect("register never fails on Migration Hub") else {
+        panic!("not a register output")
+    };
+    let details = kept.lock().unwrap().clone();
+    (*out, details, end.duration_since(start).unwrap())
+}
+
+/// Each item of a Wave Registered detail as (task name, hubRegistered, hubErrorType).
+fn hub_rows(detail: &Value) -> Vec<(String, Value, Value)> {
+    detail["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(detail["lexBots"].as_array().unwrap())
+        .map(|i| {
+            (
+                i["taskName"].as_str().unwrap().to_owned(),
+                i.get("hubRegistered").cloned().unwrap_or(Value::Null),
+                i.get("hubErrorType").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+const WS1: &str = "wave-2025-11-a-ws-abcd12345";
+const WS2: &str = "wave-2025-11-a-ws-abcd12346";
+const BOT: &str = "wave-2025-11-a-lex-OrderFlowers-LATEST";
+
+/// The error metadata a real answer carries (the mock HTTP response has none to parse).
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn throttled_import() -> ImportMigrationTaskError {
+    ImportMigrationTaskError::ThrottlingException(
+        ThrottlingException::builder()
+            .message("Rate exceeded")
+            .meta(meta("ThrottlingException", "Rate exceeded"))
+            .build()
+            .unwrap(),
+    )
+}
+
+fn throttled_notify() -> NotifyMigrationTaskStateError {
+    NotifyMigrationTaskStateError::ThrottlingException(
+        ThrottlingException::builder()
+            .message("Rate exceeded")
+            .build()
+            .unwrap(),
+    )
+}
+
 #[tokio::test]
-async fn register_degrades_or_fails_by_create_stream_error() {
+async fn register_resumes_throttled_items_at_the_step_that_failed() {
+    // WS2's import is throttled twice past the SDK's retries, the bot's NOT_STARTED report once.
+    // Each is retried in a later round from the call that failed (the bot is not imported again),
+    // nothing else is called twice, and every item ends registered.
+    let import_ws2 = mock!(aws_sdk_migrationhub::Client::import_migration_task)
+        .match_requests(|r| r.migration_task_name() == Some(WS2))
+        .sequence()
+        .error(throttled_import)
+        .times(2)
+        .output(|| ImportMigrationTaskOutput::builder().build())
+        .repeatedly()
+        .build();
+    let notify_bot = mock!(aws_sdk_migrationhub::Client::notify_migration_task_state)
+        .match_requests(|r| r.migration_task_name() == Some(BOT))
+        .sequence()
+        .error(throttled_notify)
+        .output(|| NotifyMigrationTaskStateOutput::builder().build())
+        .repeatedly()
+        .build();
+    let hub = HubRules::ok();
+    let (events, kept) = events_kept();
+    let d = deps_one_attempt(
+        &[
+            &import_ws2,
+            &notify_bot,
+            &hub.create,
+            &hub.import,
+            &hub.notify,
+        ],
+        &[&events],
+        hub_on(),
+    );
+    let (out, details, took) = register_on_virtual_time(&d, &kept).await;
+
+    assert_eq!(out.hub_status, HubStatus::Registered);
+    assert!(out.hub.enabled);
+    assert_eq!(out.hub_error, None);
+    assert_eq!(hub.create.num_calls(), 1);
+    assert_eq!(import_ws2.num_calls(), 3);
+    assert_eq!(notify_bot.num_calls(), 2);
+    // WS1 and the bot imported once each; WS1 and WS2 notified once each.
+    assert_eq!(hub.import.num_calls(), 2);
+    assert_eq!(hub.notify.num_calls(), 2);
+    // Two pauses: round 1 waits 1-2 s, round 2 waits 2-4 s (exponential, half jittered).
+    assert!(
+        took >= Duration::from_secs(3) && took <= Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0]["hubStatus"], "registered");
+    assert_eq!(
+        hub_rows(&details[0]),
+        vec![
+            (WS1.to_owned(), json!(true), Value::Null),
+            (WS2.to_owned(), json!(true), Value::Null),
+            (BOT.to_owned(), json!(true), Value::Null),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn register_reports_items_throttled_past_every_round_as_unregistered() {
+    // WS2's import is throttled on every call: after the first attempt and HUB_RETRY_ROUNDS retry
+    // rounds it is reported unregistered (its first update imports it), the others registered,
+    // and the wave goes on with the Hub.
+    let import_ws2 = mock!(aws_sdk_migrationhub::Client::import_migration_task)
+        .match_requests(|r| r.migration_task_name() == Some(WS2))
+        .then_error(throttled_import);
+    let hub = HubRules::ok();
+    let (events, kept) = events_kept();
+    let d = deps_one_attempt(
+        &[&import_ws2, &hub.create, &hub.import, &hub.notify],
+        &[&events],
+        hub_on(),
+    );
+    let (out, details, took) = register_on_virtual_time(&d, &kept).await;
+
+    assert_eq!(HUB_RETRY_ROUNDS, 5);
+    assert_eq!(import_ws2.num_calls(), 6);
+    assert_eq!(hub.import.num_calls(), 2);
+    assert_eq!(hub.notify.num_calls(), 2);
+    assert_eq!(out.hub_status, HubStatus::Registered);
+    assert!(out.hub.enabled, "later updates still use the Hub");
+    assert_eq!(
+        out.hub_error.as_deref(),
+        Some("ImportMigrationTask failed: ThrottlingException: Rate exceeded")
+    );
+    // Pauses of 1-2, 2-4, 4-8, 8-16 and 16-32 s.
+    assert!(
+        took >= Duration::from_secs(31) && took <= Duration::from_secs(62),
+        "{took:?}"
+    );
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0]["hubStatus"], "registered");
+    assert_eq!(
+        details[0]["hubError"],
+        "ImportMigrationTask failed: ThrottlingException: Rate exceeded"
+    );
+    assert_eq!(
+        hub_rows(&details[0]),
+        vec![
+            (WS1.to_owned(), json!(true), Value::Null),
+            (WS2.to_owned(), json!(false), json!("ThrottlingException")),
+            (BOT.to_owned(), json!(true), Value::Null),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_hub_outage_during_register_degrades_to_events_only() {
+    // Every ImportMigrationTask answers 500: each task is retried for every round, then the wave
+    // reports the Hub unavailable, every item unregistered, and later updates skip the Hub.
+    let hub = HubRules {
+        import: mock!(aws_sdk_migrationhub::Client::import_migration_task).then_error(|| {
+            ImportMigrationTaskError::InternalServerError(
+                InternalServerError::builder()
+                    .message("oops")
+                    .meta(meta("InternalServerError", "oops"))
+                    .build(),
+            )
+        }),
+        ..HubRules::ok()
+    };
+    let (events, kept) = events_kept();
+    let d = deps_one_attempt(&hub.all(), &[&events], hub_on());
+    let (out, details, _) = register_on_virtual_time(&d, &kept).await;
+
+    assert_eq!(hub.create.num_calls(), 1);
+    assert_eq!(hub.import.num_calls(), 3 * 6);
+    assert_eq!(hub.notify.num_calls(), 0);
+    assert_eq!(out.hub_status, HubStatus::Unavailable);
+    assert!(!out.hub.enabled, "later updates skip the Hub");
+    assert_eq!(
+        out.hub_error.as_deref(),
+        Some("ImportMigrationTask failed: InternalServerError: oops")
+    );
+    assert_eq!(events.num_calls(), 1, "the event is still published");
+    assert_eq!(details[0]["hubStatus"], "unavailable");
+    assert_eq!(details[0]["hub"]["enabled"], false);
+    assert_eq!(
+        hub_rows(&details[0]),
+        vec![
+            (WS1.to_owned(), json!(false), json!("ServiceUnavailable")),
+            (WS2.to_owned(), json!(false), json!("ServiceUnavailable")),
+            (BOT.to_owned(), json!(false), json!("ServiceUnavailable")),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn register_degrades_on_every_create_stream_error() {
+    // No failure of CreateProgressUpdateStream fails the wave: without a stream no task can be
+    // imported, so the wave uses events only. Failures that may pass are retried in rounds first.
     type Make = fn() -> CreateProgressUpdateStreamError;
-    let cases: Vec<(&str, Make, Option<&str>)> = vec![
+    let cases: Vec<(&str, Make, usize, &str)> = vec![
         (
             "HomeRegionNotSet",
             || {
@@ -275,7 +533,8 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                         .build(),
                 )
             },
-            None,
+            1,
+            "HubUnavailable",
         ),
         (
             "AccessDenied",
@@ -284,7 +543,8 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                     AccessDeniedException::builder().message("denied").build(),
                 )
             },
-            None,
+            1,
+            "AccessDenied",
         ),
         (
             "Throttling",
@@ -296,7 +556,8 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                         .unwrap(),
                 )
             },
-            Some("ThrottlingException"),
+            6,
+            "ThrottlingException",
         ),
         (
             "InternalServerError",
@@ -305,7 +566,8 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                     InternalServerError::builder().message("oops").build(),
                 )
             },
-            Some("ServiceUnavailable"),
+            6,
+            "ServiceUnavailable",
         ),
         (
             "ServiceUnavailable",
@@ -316,7 +578,8 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                         .build(),
                 )
             },
-            Some("ServiceUnavailable"),
+            6,
+            "ServiceUnavailable",
         ),
         (
             "InvalidInput",
@@ -325,45 +588,48 @@ async fn register_degrades_or_fails_by_create_stream_error() {
                     InvalidInputException::builder().message("bad name").build(),
                 )
             },
-            Some("InvalidRequest"),
+            1,
+            "InvalidRequest",
         ),
     ];
-    for (name, make, expected) in cases {
+    for (name, make, creates, error_type) in cases {
         let hub = HubRules {
             create: mock!(aws_sdk_migrationhub::Client::create_progress_update_stream)
                 .then_error(make),
             ..HubRules::ok()
         };
-        let events = events_ok("Wave Registered");
-        let d = deps(&hub.all(), &[&events], hub_on());
-        let res = handle(fixture("register.json"), &d).await;
+        let (events, kept) = events_kept();
+        let d = deps_one_attempt(&hub.all(), &[&events], hub_on());
+        let (out, details, _) = register_on_virtual_time(&d, &kept).await;
+        assert_eq!(hub.create.num_calls(), creates, "{name}");
         assert_eq!(hub.import.num_calls(), 0, "{name}");
-        match expected {
-            None => {
-                let Output::Register(out) = res.unwrap() else {
-                    panic!("{name}")
-                };
-                assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
-                assert!(!out.hub.enabled, "{name}: later updates skip the Hub");
-                assert!(out.hub_error.is_some(), "{name}");
-                assert_eq!(
-                    events.num_calls(),
-                    1,
-                    "{name}: the event is still published"
-                );
-            }
-            Some(t) => {
-                assert_eq!(error_type(res.unwrap_err()), t, "{name}");
-                assert_eq!(events.num_calls(), 0, "{name}");
-            }
-        }
+        assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
+        assert!(!out.hub.enabled, "{name}: later updates skip the Hub");
+        assert_eq!(
+            events.num_calls(),
+            1,
+            "{name}: the event is still published"
+        );
+        let e = json!(error_type);
+        assert_eq!(
+            hub_rows(&details[0]),
+            vec![
+                (WS1.to_owned(), json!(false), e.clone()),
+                (WS2.to_owned(), json!(false), e.clone()),
+                (BOT.to_owned(), json!(false), e),
+            ],
+            "{name}"
+        );
     }
 }
 
 #[tokio::test]
-async fn register_degrades_or_fails_by_import_error() {
+async fn register_degrades_on_every_import_error() {
+    // (name, error, import calls, error type of every item). A missing home Region or access
+    // denied stops the Hub for the wave (the mock answers at once, so the other tasks are never
+    // tried); an invalid input is final per task; the rest are retried for every round.
     type Make = fn() -> ImportMigrationTaskError;
-    let cases: Vec<(&str, Make, Option<&str>)> = vec![
+    let cases: Vec<(&str, Make, usize, &str)> = vec![
         (
             "HomeRegionNotSet",
             || {
@@ -371,7 +637,8 @@ async fn register_degrades_or_fails_by_import_error() {
                     HomeRegionNotSetException::builder().build(),
                 )
             },
-            None,
+            1,
+            "HubUnavailable",
         ),
         (
             "AccessDenied",
@@ -380,28 +647,29 @@ async fn register_degrades_or_fails_by_import_error() {
                     AccessDeniedException::builder().build(),
                 )
             },
-            None,
+            1,
+            "AccessDenied",
         ),
         (
-            "Throttling",
+            "UnauthorizedOperation",
             || {
-                ImportMigrationTaskError::ThrottlingException(
-                    ThrottlingException::builder()
-                        .message("slow")
-                        .build()
-                        .unwrap(),
+                ImportMigrationTaskError::UnauthorizedOperation(
+                    UnauthorizedOperation::builder().build(),
                 )
             },
-            Some("ThrottlingException"),
+            1,
+            "AccessDenied",
         ),
+        ("Throttling", throttled_import, 18, "ThrottlingException"),
         (
-            "InternalServerError",
+            "ServiceUnavailable",
             || {
-                ImportMigrationTaskError::InternalServerError(
-                    InternalServerError::builder().build(),
+                ImportMigrationTaskError::ServiceUnavailableException(
+                    ServiceUnavailableException::builder().build(),
                 )
             },
-            Some("ServiceUnavailable"),
+            18,
+            "ServiceUnavailable",
         ),
         (
             "ResourceNotFound",
@@ -412,7 +680,8 @@ async fn register_degrades_or_fails_by_import_error() {
                         .build(),
                 )
             },
-            Some("ResourceNotFound"),
+            18,
+            "ResourceNotFound",
         ),
         (
             "InvalidInput",
@@ -421,33 +690,56 @@ async fn register_degrades_or_fails_by_import_error() {
                     InvalidInputException::builder().build(),
                 )
             },
-            Some("InvalidRequest"),
+            3,
+            "InvalidRequest",
         ),
     ];
-    for (name, make, expected) in cases {
+    for (name, make, imports, error_type) in cases {
         let hub = HubRules {
             import: mock!(aws_sdk_migrationhub::Client::import_migration_task).then_error(make),
             ..HubRules::ok()
         };
-        let events = events_ok("Wave Registered");
-        let d = deps(&hub.all(), &[&events], hub_on());
-        let res = handle(fixture("register.json"), &d).await;
+        let (events, kept) = events_kept();
+        let d = deps_one_attempt(&hub.all(), &[&events], hub_on());
+        let (out, details, _) = register_on_virtual_time(&d, &kept).await;
         assert_eq!(hub.create.num_calls(), 1, "{name}");
+        assert_eq!(hub.import.num_calls(), imports, "{name}");
         assert_eq!(hub.notify.num_calls(), 0, "{name}");
-        match expected {
-            None => {
-                let Output::Register(out) = res.unwrap() else {
-                    panic!("{name}")
-                };
-                assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
-                assert_eq!(events.num_calls(), 1, "{name}");
-            }
-            Some(t) => {
-                assert_eq!(error_type(res.unwrap_err()), t, "{name}");
-                assert_eq!(events.num_calls(), 0, "{name}");
-            }
-        }
+        assert_eq!(out.hub_status, HubStatus::Unavailable, "{name}");
+        assert!(!out.hub.enabled, "{name}");
+        assert_eq!(events.num_calls(), 1, "{name}");
+        let e = json!(error_type);
+        assert_eq!(
+            hub_rows(&details[0]),
+            vec![
+                (WS1.to_owned(), json!(false), e.clone()),
+                (WS2.to_owned(), json!(false), e.clone()),
+                (BOT.to_owned(), json!(false), e),
+            ],
+            "{name}"
+        );
     }
+}
+
+#[tokio::test]
+async fn register_fails_when_eventbridge_fails_even_with_the_hub_down() {
+    // Events are the sink of record: a Hub outage degrades, a PutEvents failure does not.
+    let hub = HubRules {
+        import: mock!(aws_sdk_migrationhub::Client::import_migration_task)
+            .then_error(throttled_import),
+        ..HubRules::ok()
+    };
+    let events = mock!(aws_sdk_eventbridge::Client::put_events).then_error(|| {
+        PutEventsError::InternalException(
+            aws_sdk_eventbridge::types::error::InternalException::builder()
+                .message("down")
+                .build(),
+        )
+    });
+    let d = deps_one_attempt(&hub.all(), &[&events], hub_on());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (res, _) = fleetshift_clock::scope(start, handle(fixture("register.json"), &d)).await;
+    assert_eq!(error_type(res.unwrap_err()), "ServiceUnavailable");
 }
 
 #[tokio::test]
