@@ -945,3 +945,53 @@ async fn a_check_that_never_answers_fails_at_the_deadline() {
     let span = checks[11].duration_since(checks[0]).expect("in order");
     assert!(span >= Duration::from_secs(30 * 60), "{span:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_execution_is_named_after_the_plan_as_sent() {
+    // examples/wave-small.json names no maxConcurrency: the state machine fills in the stack's
+    // DefaultConcurrency before Register, yet Wave Registered carries the name start-wave gave.
+    // Golden names as in crates/core's plan tests (Python json.dumps with sort_keys=True,
+    // separators=(',', ':'), ensure_ascii=False, SHA-256, first 16 hex digits).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/wave-small.json");
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let stack = stack(&p, json!({})).await;
+    let answer = stack.deliver_wave_event(&p).await.expect("delivered");
+    assert_eq!(
+        answer["executionName"],
+        json!("wave-console-demo-92674f89d1edcb1d")
+    );
+    let done = stack
+        .engine
+        .wait(answer["executionArn"].as_str().unwrap())
+        .await
+        .expect("execution exists");
+    assert_eq!(done.status.as_str(), "SUCCEEDED");
+    let report = stack.report(&p, &done, std::time::Duration::ZERO);
+    check_invariants(&stack, &p, &report);
+    let registered: WaveRegistered = stack
+        .cloud
+        .events()
+        .iter()
+        .find(|e| e.detail_type == fleetshift_core::events::WAVE_REGISTERED)
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Registered detail"))
+        .expect("a Wave Registered event");
+    assert_eq!(
+        registered.execution_name,
+        "wave-console-demo-92674f89d1edcb1d"
+    );
+
+    // Spelling the default out is another plan, so another wave (it would run differently under
+    // another DefaultConcurrency): a new execution, not a duplicate.
+    let mut explicit = p.clone();
+    explicit["maxConcurrency"] = json!(25);
+    let answer = stack
+        .deliver_wave_event(&explicit)
+        .await
+        .expect("delivered");
+    assert_eq!(
+        answer["executionName"],
+        json!("wave-console-demo-71cde2b456f97d91")
+    );
+    assert_eq!(answer["alreadyStarted"], json!(false), "{answer}");
+    assert_eq!(stack.engine.list(&stack.state_machine_arn).len(), 2);
+}

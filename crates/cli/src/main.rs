@@ -118,8 +118,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Plan(PlanCmd::Check { plan }) => {
-            let plan = read_plan(&plan)?;
+        Command::Plan(PlanCmd::Check { plan: path }) => {
+            // Named from the file as written (no defaults filled in), as start-wave names it.
+            let sent = read_json(&path)?;
+            let plan = read_plan(&path)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&plan).unwrap_or_default()
@@ -127,7 +129,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             eprintln!(
                 "plan {} is valid: execution name {}",
                 plan.wave_id,
-                plan.execution_name()
+                plan.execution_name(&sent)
             );
             Ok(ExitCode::SUCCESS)
         }

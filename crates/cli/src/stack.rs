@@ -450,7 +450,7 @@ impl LocalStack {
     /// Runs one wave to its end, as a console-started execution named like start-wave names it.
     pub async fn run_wave(&self, plan: &Value) -> Result<WaveReport, StackError> {
         let wall = Instant::now();
-        let name = Plan::parse(plan).ok().map(|p| p.execution_name());
+        let name = Plan::parse(plan).ok().map(|p| p.execution_name(plan));
         let done = self
             .engine
             .run(

@@ -4,6 +4,7 @@
 //! contracts share.
 
 pub mod aws_error;
+pub mod canonical;
 pub mod clients;
 pub mod contract;
 pub mod diagnostic;

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::canonical;
 use crate::lex_v1;
 use crate::validate::{self, Violations};
 
@@ -519,55 +520,29 @@ impl Plan {
         }
     }
 
-    /// The Step Functions execution name for this plan: the wave id and a hash of the plan, so a
-    /// duplicate delivery of the same plan names the same execution (StartExecution is idempotent
-    /// by name) and a changed plan gets a new one.
-    pub fn execution_name(&self) -> String {
-        let mut canonical = String::new();
-        write_canonical(
-            &serde_json::to_value(self).unwrap_or_default(),
-            &mut canonical,
+    /// The Step Functions execution name of this plan: the wave id, `-`, and the first 16 hex
+    /// digits of the SHA-256 of `sent` in [`canonical`](crate::canonical) form. `sent` is the JSON
+    /// this plan was parsed from, exactly as it arrived (the `Wave Requested` event's detail, the
+    /// console's input): no defaults filled in. So a duplicate delivery of the same plan names the
+    /// same execution (StartExecution is idempotent by name), a release that changes a default or
+    /// adds a field renames no plan, and plans that say different things (no `maxConcurrency` vs
+    /// `25`, which run differently under another stack DefaultConcurrency) get different names.
+    /// Key order and whitespace do not count.
+    ///
+    /// At most 63 + 1 + 16 = 80 characters of `[A-Za-z0-9_-]` (the wave id's rules), within
+    /// StartExecution's name rules.
+    pub fn execution_name(&self, sent: &serde_json::Value) -> String {
+        debug_assert!(
+            Plan::parse(sent).ok().as_ref() == Some(self),
+            "execution_name: `sent` is not the JSON this plan was parsed from"
         );
-        let digest = Sha256::digest(canonical.as_bytes());
+        let digest = Sha256::digest(canonical::to_string(sent).as_bytes());
         format!("{}-{}", self.wave_id, &hex::encode(digest)[..16])
     }
 
     /// Whether Migration Hub reporting is on, given the stack's default.
     pub fn hub_enabled(&self, stack_default: bool) -> bool {
         self.hub.enabled.unwrap_or(stack_default)
-    }
-}
-
-/// JSON with object keys sorted at every level, whatever serde_json's `preserve_order` feature
-/// says in this build: the execution name must not depend on how a binary was compiled.
-fn write_canonical(v: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&m[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -741,43 +716,127 @@ mod tests {
         );
     }
 
-    /// The normalised `valid()` plan as [`write_canonical`] must write it: the defaults filled in
-    /// (maxConcurrency 25, the polling defaults, the hub's stream), each WorkSpace's bundle and
-    /// standby resolved, keys sorted, no spaces.
-    const VALID_CANONICAL: &str = r#"{"bundleId":"wsb-abcd12345","hub":{"progressUpdateStream":"fleetshift"},"lexBots":[{"migrationStrategy":"CREATE_NEW","v1BotName":"OrderFlowers","v1BotVersion":"$LATEST","v2BotName":"order-flowers","v2BotRole":"arn:aws:iam::123456789012:role/LexV2"}],"maxConcurrency":25,"polling":{"botDeadlineMinutes":60,"botPollSeconds":60,"imageDeadlineMinutes":240,"imagePollSeconds":300,"migrationDeadlineMinutes":90,"migrationFirstCheckSeconds":3600,"migrationIntervalSeconds":600},"standby":{"dataReplication":"PRIMARY_AS_SOURCE","directoryId":"d-1234567890","region":"us-west-2"},"waveId":"wave-1","workspaces":[{"bundleId":"wsb-abcd12345","standby":true,"workspaceId":"ws-abcd12345"},{"bundleId":"wsb-zzzz99999","standby":false,"workspaceId":"ws-abcd12346"}]}"#;
+    /// Golden names, computed outside this code from the plan as written, in Python:
+    /// `c = json.dumps(plan, sort_keys=True, separators=(',', ':'), ensure_ascii=False)`, then
+    /// `plan['waveId'] + '-' + hashlib.sha256(c.encode()).hexdigest()[:16]` (for a file:
+    /// `json.load` it, dump it that way to a file, `sha256sum` the file).
+    #[test]
+    fn execution_name_hashes_the_plan_as_sent() {
+        let sent = valid();
+        let p = Plan::parse(&sent).unwrap();
+        assert_eq!(
+            canonical::to_string(&sent),
+            r#"{"bundleId":"wsb-abcd12345","lexBots":[{"migrationStrategy":"CREATE_NEW","v1BotName":"OrderFlowers","v1BotVersion":"$LATEST","v2BotName":"order-flowers","v2BotRole":"arn:aws:iam::123456789012:role/LexV2"}],"standby":{"dataReplication":"PRIMARY_AS_SOURCE","directoryId":"d-1234567890","region":"us-west-2"},"waveId":"wave-1","workspaces":[{"workspaceId":"ws-abcd12345"},{"bundleId":"wsb-zzzz99999","standby":false,"workspaceId":"ws-abcd12346"}]}"#
+        );
+        assert_eq!(p.execution_name(&sent), "wave-1-70ba2b8db55eaf02");
+
+        // Key order and whitespace are not part of what a plan says.
+        let reordered: serde_json::Value = serde_json::from_str(
+            r#"{ "workspaces": [ {"workspaceId": "ws-abcd12345"},
+                 {"standby": false, "bundleId": "wsb-zzzz99999", "workspaceId": "ws-abcd12346"} ],
+               "lexBots": [{"migrationStrategy": "CREATE_NEW", "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "v2BotName": "order-flowers", "v1BotVersion": "$LATEST", "v1BotName": "OrderFlowers"}],
+               "standby": {"region": "us-west-2", "dataReplication": "PRIMARY_AS_SOURCE", "directoryId": "d-1234567890"},
+               "waveId": "wave-1", "bundleId": "wsb-abcd12345" }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Plan::parse(&reordered).unwrap().execution_name(&reordered),
+            "wave-1-70ba2b8db55eaf02"
+        );
+
+        // Spelling a default out says something else: no maxConcurrency runs at the stack's
+        // DefaultConcurrency, 25 at 25. The normalised plans are equal; the names are not.
+        let named = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut sent = valid();
+            edit(&mut sent);
+            let plan = Plan::parse(&sent).unwrap();
+            (plan.execution_name(&sent), plan)
+        };
+        let (n25, p25) = named(&|s| s["maxConcurrency"] = json!(25));
+        assert_eq!(p25, p);
+        assert_eq!(n25, "wave-1-5e0e4554c348cd88");
+        let (n5, _) = named(&|s| s["maxConcurrency"] = json!(5));
+        assert_eq!(n5, "wave-1-ba82df8eabbed558");
+        let (hub, p_hub) = named(&|s| s["hub"] = json!({"progressUpdateStream": "fleetshift"}));
+        assert_eq!(p_hub, p);
+        assert_eq!(hub, "wave-1-51475ee59291f3d4");
+    }
 
     #[test]
-    fn execution_name_is_the_wave_id_and_a_hash_of_the_normalised_plan() {
-        let p = Plan::parse(&valid()).unwrap();
-        let mut canonical = String::new();
-        write_canonical(&serde_json::to_value(&p).unwrap(), &mut canonical);
-        assert_eq!(canonical, VALID_CANONICAL);
-        // Golden values, computed outside this code: the normalised plan written by hand as a
-        // Python dict, `json.dumps(plan, sort_keys=True, separators=(',', ':'))` (the same bytes
-        // as VALID_CANONICAL), then `printf '%s' "$VALID_CANONICAL" | sha256sum`, first 16 hex
-        // digits: e6f66673049ce676b93f932dd53f2b8c... and, with maxConcurrency 5,
-        // 39e493989f3efcb1f8612e5f98780bef...
-        assert_eq!(p.execution_name(), "wave-1-e6f66673049ce676");
-        let mut other = valid();
-        other["maxConcurrency"] = json!(5);
+    fn execution_names_of_the_example_plans() {
+        // Golden values computed as above from the files as committed; a changed example gets a
+        // new name, which is the point: update the value with the example.
+        let read = |path: &str| -> serde_json::Value {
+            let path = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        };
+        let name = |sent: &serde_json::Value| Plan::parse(sent).unwrap().execution_name(sent);
         assert_eq!(
-            Plan::parse(&other).unwrap().execution_name(),
-            "wave-1-39e493989f3efcb1"
+            name(&read("examples/wave.json")),
+            "wave-2026-11-finance-d5d041b1e0fe8602"
         );
-        // A plan spelling the defaults out is the same plan.
-        let mut explicit = valid();
-        explicit["maxConcurrency"] = json!(25);
-        explicit["hub"] = json!({"progressUpdateStream": "fleetshift"});
+        // The same plan sent as an event's detail is the same wave.
         assert_eq!(
-            Plan::parse(&explicit).unwrap().execution_name(),
-            "wave-1-e6f66673049ce676"
+            name(&read("examples/wave-requested.json")["detail"]),
+            "wave-2026-11-finance-d5d041b1e0fe8602"
+        );
+        assert_eq!(
+            name(&read("examples/wave-small.json")),
+            "wave-console-demo-92674f89d1edcb1d"
+        );
+        assert_eq!(
+            name(&read("examples/wave-generated.json")),
+            "wave-generated-fleet-75f54e1e86533e6d"
+        );
+        assert_eq!(
+            name(&read("functions/start-wave/tests/fixtures/wave-requested.json")["detail"]),
+            "wave-2025-11-a-92aad2934de668a7"
         );
     }
 
     #[test]
-    fn canonical_json_sorts_keys_at_every_level() {
-        let mut out = String::new();
-        write_canonical(&json!({"b": [{"z": 1, "a": "x"}], "a": null}), &mut out);
-        assert_eq!(out, r#"{"a":null,"b":[{"a":"x","z":1}]}"#);
+    fn non_ascii_is_hashed_as_written() {
+        // Python: standby with tags [{"key": "Équipe", "value": "Finance 財務"}] added to valid().
+        let mut sent = valid();
+        sent["standby"]["tags"] = json!([{"key": "Équipe", "value": "Finance 財務"}]);
+        let p = Plan::parse(&sent).unwrap();
+        assert_eq!(p.execution_name(&sent), "wave-1-0c197ca9cf494aad");
+    }
+
+    #[test]
+    fn a_named_plan_holds_only_integers() {
+        // The canonical form equals JCS only for integers (see crate::canonical): fractions,
+        // exponents and negatives never pass validation, so never get a name.
+        for bad in [
+            json!(25.0),
+            json!(2.5e1),
+            json!(-1),
+            json!(4_294_967_296u64),
+        ] {
+            let mut sent = valid();
+            sent["maxConcurrency"] = bad.clone();
+            assert!(Plan::parse(&sent).is_err(), "{bad}");
+        }
+        // 1e2 is 100 to JSON, but a float to serde_json: refused like 25.0.
+        let text = format!(
+            r#"{{"polling":{{"botPollSeconds":1e2}},{}"#,
+            &valid().to_string()[1..]
+        );
+        let sent: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v = Plan::parse(&sent).unwrap_err();
+        assert_eq!(v.0[0].field, "polling.botPollSeconds", "{v}");
+    }
+
+    #[test]
+    fn execution_name_fits_step_functions() {
+        let mut sent = valid();
+        sent["waveId"] = json!("w".repeat(MAX_WAVE_ID_LEN));
+        let name = Plan::parse(&sent).unwrap().execution_name(&sent);
+        assert_eq!(name.len(), 80);
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{name}"
+        );
     }
 }

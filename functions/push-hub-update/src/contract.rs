@@ -36,6 +36,12 @@ pub fn parse_input(payload: Value) -> Result<Input, Error> {
 pub struct RegisterInput {
     /// The wave plan; validated with [`Plan::parse`].
     pub plan: Value,
+    /// The execution's own name (`$$.Execution.Name`), carried into `Wave Registered`. The plan
+    /// here has the stack's DefaultConcurrency filled in, so it cannot give start-wave's name
+    /// back; absent only when the function is invoked by hand, where the name is derived from
+    /// `plan` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_name: Option<String>,
 }
 
 /// `update`: one item's new status.

@@ -106,7 +106,10 @@ pub(crate) async fn register(input: RegisterInput, deps: &Deps) -> Result<Regist
         .collect();
     let event = |workspaces, lex_bots, part, parts| WaveRegistered {
         wave_id: plan.wave_id.clone(),
-        execution_name: plan.execution_name(),
+        execution_name: input
+            .execution_name
+            .clone()
+            .unwrap_or_else(|| plan.execution_name(&input.plan)),
         hub: hub.clone(),
         hub_status,
         hub_error: hub_error.clone(),

@@ -4,13 +4,15 @@
 //! state of the workflow). The event's detail is a wave plan: it is validated with
 //! [`Plan::parse`] (every violation named, no call made when invalid), then `StartExecution` runs
 //! with the plan as input (as an operator would paste it in the console) and
-//! [`Plan::execution_name`] as name: the wave id and a hash of the normalised plan.
+//! [`Plan::execution_name`] as name: the wave id and a hash of the plan as sent (canonical JSON of
+//! the detail, no defaults filled in, so a release that changes a default renames no plan).
 //!
 //! EventBridge delivers at least once, so the same plan can arrive twice. A second
 //! `StartExecution` with the same name and input while the first execution runs returns that
 //! execution; once it has ended, Step Functions answers `ExecutionAlreadyExists`. Both count as
-//! success: the wave was started, once. A changed plan hashes to a new name and starts a new
-//! execution.
+//! success: the wave was started, once. A plan that says something else (a field added, removed
+//! or changed, a default spelled out) hashes to a new name and starts a new execution; key order
+//! and whitespace do not count.
 
 use aws_config::SdkConfig;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
@@ -198,7 +200,7 @@ pub async fn handler(event: Input, deps: &Deps) -> Result<Output, Error> {
         warn!(violations = %named, "invalid plan: nothing started");
         Error::InvalidInput(named)
     })?;
-    let name = plan.execution_name();
+    let name = plan.execution_name(&event.detail);
     // The input is the plan as the operator wrote it (validated above): the state machine applies
     // the stack's defaults (DefaultConcurrency) where the plan is silent, as for a console start.
     let input = serde_json::to_string(&event.detail).map_err(|e| {

@@ -33,11 +33,11 @@ fn event() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The fixture's execution name, computed outside the code under test: its plan normalised by hand
-/// (defaults filled in, bundles and standby resolved) as a Python dict,
-/// `json.dumps(plan, sort_keys=True, separators=(',', ':'))`, piped to `sha256sum`
-/// (255388a775f6b90f97ce0e9b60869404...): the wave id and the first 16 hex digits.
-const EXPECTED_NAME: &str = "wave-2025-11-a-255388a775f6b90f";
+/// The fixture's execution name, computed outside the code under test from its detail as written
+/// (no defaults filled in): in Python, `c = json.dumps(event['detail'], sort_keys=True,
+/// separators=(',', ':'), ensure_ascii=False)`, then `sha256(c.encode('utf-8'))`
+/// (92aad2934de668a7...): the wave id and the first 16 hex digits.
+const EXPECTED_NAME: &str = "wave-2025-11-a-92aad2934de668a7";
 
 fn expected_name() -> String {
     EXPECTED_NAME.to_owned()
@@ -118,7 +118,7 @@ fn fixture_is_a_real_event_envelope_and_round_trips() {
 }
 
 #[tokio::test]
-async fn starts_the_execution_named_after_the_normalised_plan_with_the_plan_as_written() {
+async fn starts_the_execution_named_after_the_plan_as_written_with_that_plan_as_input() {
     let rule = started();
     let d = deps(&[&rule]);
     let out = handle(event(), &d).await.unwrap();
@@ -230,15 +230,39 @@ async fn a_duplicate_delivery_names_the_same_execution() {
     let describe = described(ExecutionStatus::Running);
     let d = deps(&[&rule, &describe]);
     let first = handle(event(), &d).await.unwrap();
-    // The same plan with its keys in another order and its defaults spelled out.
+    // The same plan delivered again, its keys in another order.
     let mut again = event();
     again["id"] = json!("another-delivery");
-    again["detail"]["maxConcurrency"] = json!(10);
-    again["detail"]["hub"] = json!({"progressUpdateStream": "fleetshift"});
+    let detail = again["detail"].as_object().unwrap().clone();
+    again["detail"] = Value::Object(detail.into_iter().rev().collect());
     let second = handle(again, &d).await.unwrap();
-    assert_eq!(first.execution_name, second.execution_name);
+    assert_eq!(first.execution_name, EXPECTED_NAME);
+    assert_eq!(second.execution_name, EXPECTED_NAME);
     assert!(!first.already_started && second.already_started);
     assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_plan_that_says_more_is_another_wave() {
+    // Spelling out the default progress update stream changes nothing the wave does today, but it
+    // is a different plan as sent (a later release may change the default): another execution.
+    // Golden value computed as for EXPECTED_NAME, with detail['hub'] set first.
+    let rule = mock!(aws_sdk_sfn::Client::start_execution)
+        .match_requests(|r| r.name() == Some("wave-2025-11-a-dbc3242ff2dca4c8"))
+        .then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:fleet-migration:x")
+                .start_date(DateTime::from(std::time::SystemTime::now()))
+                .build()
+                .unwrap()
+        });
+    let d = deps(&[&rule]);
+    let mut other = event();
+    other["detail"]["hub"] = json!({"progressUpdateStream": "fleetshift"});
+    let out = handle(other, &d).await.unwrap();
+    assert_eq!(out.execution_name, "wave-2025-11-a-dbc3242ff2dca4c8");
+    assert!(!out.already_started);
+    assert_eq!(rule.num_calls(), 1);
 }
 
 #[tokio::test]
