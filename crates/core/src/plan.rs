@@ -25,11 +25,16 @@ pub const MAX_CONCURRENT_MIGRATIONS: u32 = 25;
 /// Longest wave id, so that `<waveId>-<hash>` fits Step Functions' 80-character execution names.
 pub const MAX_WAVE_ID_LEN: usize = 63;
 /// Step Functions keeps at most 25,000 events in an execution's history; past that the execution
-/// fails. A poll (Wait, Task, Choice) writes 9, so one execution may poll at most this many times,
-/// which leaves room for the retries and the other states:
+/// fails. A poll (Wait, Task, Choice) writes 9 events when its Task answers, but a poll whose Task
+/// is throttled through every retry writes about 35 (9 attempts of 3 events each, the Wait, the
+/// Choice and the unanswered-check bookkeeping), and nothing bounds how many polls in a row go
+/// unanswered. So each poll is budgeted at [`WORST_EVENTS_PER_POLL`], with 1,000 events left for
+/// the other states: one execution may poll at most this many times:
 /// - a WorkSpace's child execution polls its migration;
 /// - the wave's own execution polls the image import and every Lex bot migration.
-pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
+pub const MAX_POLLS_PER_EXECUTION: u64 = (25_000 - 1_000) / WORST_EVENTS_PER_POLL;
+/// The most history events one poll may write (see [`MAX_POLLS_PER_EXECUTION`]), with a margin.
+pub const WORST_EVENTS_PER_POLL: u64 = 40;
 /// Migration Hub's progress update stream used when the plan names none.
 pub const DEFAULT_PROGRESS_UPDATE_STREAM: &str = "fleetshift";
 
@@ -682,25 +687,29 @@ mod tests {
         p.as_object_mut().unwrap().remove("image");
         assert!(Plan::parse(&p).is_ok());
 
-        // Bots add up: 60 polls each by default (every 60 s for 60 min), so 33 bots fit
-        // (1,980 polls) and 34 do not (2,040).
+        // Each poll is budgeted at its worst case (throttled through every retry): 600 polls.
+        assert_eq!(MAX_POLLS_PER_EXECUTION, 600);
+        // Bots add up: 60 polls each by default (every 60 s for 60 min), so 10 bots fit
+        // (600 polls) and 11 do not (660).
         assert_eq!(Plan::polls(60, 60, 60), 60);
         let bot = |i: usize| json!({"v1BotName": format!("Bot{}", "x".repeat(i % 5 + 1)), "v1BotVersion": i.to_string(), "v2BotName": format!("bot-{i}"), "v2BotRole": "arn:aws:iam::123456789012:role/LexV2", "migrationStrategy": "CREATE_NEW"});
         let mut p = valid();
-        p["lexBots"] = json!((0..34).map(bot).collect::<Vec<_>>());
+        p["lexBots"] = json!((0..11).map(bot).collect::<Vec<_>>());
         let v = Plan::parse(&p).unwrap_err();
         assert!(
-            v.0.iter()
-                .any(|x| x.field == "polling.botPollSeconds" && x.rule.contains("34 Lex bots")),
+            v.0.iter().any(|x| x.field == "polling.botPollSeconds"
+                && x.rule.contains("660 times")
+                && x.rule.contains("11 Lex bots")
+                && x.rule.contains("at most 600")),
             "{v}"
         );
-        p["lexBots"] = json!((0..33).map(bot).collect::<Vec<_>>());
-        assert!(Plan::parse(&p).is_ok(), "33 bots fit");
+        p["lexBots"] = json!((0..10).map(bot).collect::<Vec<_>>());
+        assert!(Plan::parse(&p).is_ok(), "10 bots fit");
         // With the default image gate (48 polls) one bot fewer fits.
         p["image"] = json!({"imageId": "wsi-abcd12345"});
-        assert!(Plan::parse(&p).is_err(), "33 bots and an image do not fit");
-        p["lexBots"] = json!((0..32).map(bot).collect::<Vec<_>>());
-        assert!(Plan::parse(&p).is_ok(), "32 bots and an image fit");
+        assert!(Plan::parse(&p).is_err(), "10 bots and an image do not fit");
+        p["lexBots"] = json!((0..9).map(bot).collect::<Vec<_>>());
+        assert!(Plan::parse(&p).is_ok(), "9 bots and an image fit");
     }
 
     #[test]
