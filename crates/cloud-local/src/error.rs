@@ -1,4 +1,12 @@
 //! Service errors as they travel on the wire.
+//!
+//! awsJson1_0 / awsJson1_1 and restJson1 errors: the shape name in `__type` (and the
+//! `x-amzn-ErrorType` header), the HTTP status of the shape's `error.httpStatusCode` (400 unless
+//! the model says otherwise), and the shape's members in the body (Smithy, "AWS JSON 1.1
+//! protocol", "Operation error serialization"; the SDKs read the code from either place). Each
+//! service spells the message member as its model does: `message` for WorkSpaces, EventBridge,
+//! Step Functions and Lex, `Message` for Migration Hub (botocore models, e.g.
+//! `mgh/2017-05-31` `HomeRegionNotSetException`).
 
 use serde_json::{Map, Value};
 

@@ -39,7 +39,12 @@ fn invalid(message: String) -> ApiError {
     ApiError::bad("ValidationException", message)
 }
 
-/// PutEvents accepts at most 256 KiB of entries per request.
+/// PutEvents accepts at most 256 KiB of entries per request. The limit AWS documents has changed:
+/// the API Reference and the botocore model (`events/2015-10-07`, PutEvents) used to say "the
+/// total entry size must be less than 256KB" and the current model says "less than 1MB". Kept at
+/// 256 KiB, the stricter, so that what the handlers publish fits under either. The size is summed
+/// as in the EventBridge User Guide, "Calculating PutEvents event entry size" (Source, DetailType,
+/// Detail, each Resources entry, in UTF-8 bytes), without the guide's 14 bytes for a `Time`.
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 pub(crate) fn target_id(body: &Value) -> Option<String> {
@@ -61,6 +66,7 @@ pub(crate) fn call(
         return Err(crate::server::unknown_operation("AWSEvents", op));
     }
     let input = Input::new(body, invalid)?;
+    // Botocore model `PutEventsRequestEntryList`: 1 to 10 entries.
     let entries = input.req_list("Entries", Some(1), Some(10))?;
     input.opt_str(
         "EndpointId",
@@ -105,6 +111,11 @@ pub(crate) fn call(
             "Total size of the entries in the request is over the limit ({size} > {MAX_REQUEST_BYTES} bytes)."
         )));
     }
+    // API Reference, PutEvents: one result per entry, in order (`PutEventsResultEntry`: an
+    // EventId, or ErrorCode and ErrorMessage) and FailedEntryCount; a failed entry does not fail
+    // the call (HTTP 200). InvalidArgument ("A specified parameter is not valid.") and
+    // MalformedDetail ("The JSON provided is not valid.") are among the model's non-retryable
+    // entry codes; the message texts are not documented.
     let mut results = Vec::with_capacity(checked.len());
     let mut failed = 0;
     for (time, source, resources, detail_type, detail, bus) in checked {

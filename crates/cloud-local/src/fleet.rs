@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::validate::matches;
 
-/// Patterns from the WorkSpaces and Lex models, checked when a fleet is loaded.
+/// Patterns from the WorkSpaces and Lex models, checked when a fleet is loaded: botocore
+/// `workspaces/2015-04-08` shapes `WorkspaceId`, `BundleId`, `DirectoryId`, `WorkspaceImageId`
+/// and `Region`; `lex-models/2017-04-19` shape `BotName`.
 pub(crate) const WORKSPACE_ID: &str = "^ws-[0-9a-z]{8,63}$";
 pub(crate) const BUNDLE_ID: &str = "^wsb-[0-9a-z]{8,63}$";
 pub(crate) const DIRECTORY_ID: &str = "^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)";
@@ -14,7 +16,7 @@ pub(crate) const IMAGE_ID: &str = "wsi-[0-9a-z]{9,63}$";
 pub(crate) const REGION: &str = "^[-0-9a-z]{1,31}$";
 pub(crate) const BOT_NAME: &str = "^([A-Za-z]_?)+$";
 
-/// WorkSpace states of the model.
+/// WorkSpace states of the model: botocore `workspaces/2015-04-08`, `WorkspaceState`.
 pub const WORKSPACE_STATES: &[&str] = &[
     "PENDING",
     "AVAILABLE",
@@ -98,7 +100,8 @@ pub struct DirectorySeed {
 pub struct BundleSeed {
     /// `wsb-…`.
     pub bundle_id: String,
-    /// Bring-your-own-license bundle: BYOL WorkSpaces migrate only to BYOL bundles and back.
+    /// Bring-your-own-license bundle: BYOL WorkSpaces migrate only to BYOL bundles, and others
+    /// never to a BYOL bundle (Administration Guide, "Migrate a WorkSpace", Migration Limits).
     #[serde(default)]
     pub byol: bool,
     /// Display name.

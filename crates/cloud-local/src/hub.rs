@@ -1,4 +1,9 @@
 //! AWS Migration Hub (awsJson1_1, `AWSMigrationHub.<Op>`; errors carry `Message`).
+//!
+//! Sources: the botocore model `mgh/2017-05-31/service-2.json` (each operation's errors, the
+//! `ProgressUpdateStream`, `MigrationTaskName`, `Status`, `StatusDetail` and `NextUpdateSeconds`
+//! shapes), the Migration Hub API Reference and the Migration Hub Home Region API Reference
+//! ("Welcome"), and the Migration Hub User Guide ("The AWS Migration Hub home Region").
 
 use serde_json::{Value, json};
 
@@ -37,6 +42,9 @@ pub(crate) fn call(
     op: &str,
     body: &Value,
 ) -> Result<Value, ApiError> {
+    // HomeRegionNotSetException ("The home region is not set. Set the home region to continue.")
+    // and AccessDeniedException are among the errors of every operation used here (botocore
+    // model); a scenario makes the whole service answer one of them.
     match world.scenario.migration_hub {
         HubAvailability::Available => {}
         HubAvailability::HomeRegionNotSet => {
@@ -54,6 +62,15 @@ pub(crate) fn call(
             .upper());
         }
     }
+    // Migration Hub Home Region API Reference, "Welcome": write calls (create, notify, import,
+    // ...) must be made in the home Region "or a HomeRegionNotSetException error is returned",
+    // and, in the same page, "If you call a write API outside the home region, an
+    // InvalidInputException is returned"; read calls (list, describe) "are permitted outside of
+    // your home region". The two write answers contradict each other: which one AWS sends is not
+    // documented. cloud-local answers HomeRegionNotSetException to every call outside the home
+    // Region, reads included (stricter than AWS for reads), chosen so that a handler calling from
+    // the wrong Region fails here at once; whichever AWS sends, the handlers degrade every Migration Hub
+    // failure to events only for that item and never fail the wave on it (issue 11, item 3).
     let home = world.fleet.hub_home_region().to_owned();
     if ctx.region != home {
         return Err(ApiError::bad(
@@ -70,6 +87,10 @@ pub(crate) fn call(
             let input = Input::new(body, invalid)?;
             let name = input.req_str("ProgressUpdateStreamName", STREAM)?;
             dry_run(&input)?;
+            // API Reference, CreateProgressUpdateStream: the stream "does not need to be unique
+            // for each AWS account because it is scoped to the AWS account"; creating an existing
+            // stream again succeeds here (not documented; chosen because the handlers create it
+            // on every wave).
             world.hub_streams.insert(name.to_owned());
             Ok(json!({}))
         }
@@ -79,6 +100,10 @@ pub(crate) fn call(
             let name = input.req_str("MigrationTaskName", TASK_NAME)?;
             dry_run(&input)?;
             stream_exists(world, stream)?;
+            // API Reference, ImportMigrationTask: registers a task, "a prerequisite to calling the
+            // NotifyMigrationTaskState API"; importing one that exists again succeeds and keeps
+            // its status (idempotent: not stated in those words; chosen because the handlers'
+            // register resumes by importing again).
             world
                 .hub_tasks
                 .entry((stream.to_owned(), name.to_owned()))
@@ -100,6 +125,10 @@ pub(crate) fn call(
             let next = input.req_int("NextUpdateSeconds", Some(0), None)?;
             dry_run(&input)?;
             stream_exists(world, stream)?;
+            // API Reference, NotifyMigrationTaskState: the task must have been imported
+            // (ImportMigrationTask "is a prerequisite"); its modeled errors include
+            // ResourceNotFoundException, "a resource (... update stream, migration task, etc.)
+            // that does not exist" (botocore model).
             let t = world
                 .hub_tasks
                 .get_mut(&(stream.to_owned(), name.to_owned()))
@@ -205,6 +234,8 @@ fn task_json(t: &HubTask) -> Value {
     task
 }
 
+/// Botocore model `DryRunOperation`: "Exception raised to indicate a successfully authorized
+/// action when the DryRun flag is set to "true"".
 fn dry_run(input: &Input<'_>) -> Result<(), ApiError> {
     if input.opt_bool("DryRun")? == Some(true) {
         return Err(ApiError::bad(

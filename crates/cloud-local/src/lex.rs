@@ -1,4 +1,8 @@
 //! Lex model building V1 (restJson1): StartMigration, GetMigration, GetBot, GetBotVersions.
+//!
+//! Sources: the botocore model `lex-models/2017-04-19/service-2.json` (routes, status codes,
+//! shapes, patterns, errors), the Amazon Lex V1 API Reference (StartMigration, GetMigration) and
+//! the Amazon Lex V1 Developer Guide, "Migrating a bot".
 
 use std::time::Duration;
 
@@ -13,6 +17,8 @@ fn bad_request(message: String) -> ApiError {
     ApiError::bad("BadRequestException", message)
 }
 
+/// NotFoundException is HTTP 404 (botocore model, `NotFoundException` `error.httpStatusCode`);
+/// BadRequestException is 400.
 fn not_found(message: String) -> ApiError {
     ApiError::new(404, "NotFoundException", message)
 }
@@ -61,6 +67,9 @@ pub(crate) fn route(method: &str, path: &str) -> Option<Route> {
         .map(decode)
         .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    // Botocore model `http` of each operation: StartMigration POST /migrations, GetMigration GET
+    // /migrations/{migrationId}, GetBot GET /bots/{name}/versions/{versionoralias}, GetBotVersions
+    // GET /bots/{name}/versions/.
     match (method, s.as_slice()) {
         ("POST", ["migrations"]) => Some(Route::StartMigration),
         ("GET", ["migrations", id]) => Some(Route::GetMigration((*id).to_owned())),
@@ -129,6 +138,8 @@ pub(crate) fn call(
                 "migrationStrategy",
                 Str::one_of(&["CREATE_NEW", "UPDATE_EXISTING"]),
             )?;
+            // StartMigration's modeled errors include NotFoundException; its message text for a
+            // missing bot or version is not documented.
             let bot = world
                 .bots
                 .get(name)
@@ -163,6 +174,11 @@ pub(crate) fn call(
                 "migrationTimestamp": epoch_secs(m.started),
             });
             world.lex_migrations.insert(id, m);
+            // Botocore model: StartMigration `"responseCode": 202` (accepted, asynchronous); the
+            // answer is `StartMigrationResponse` (v1BotName ... migrationTimestamp), and progress
+            // is read with GetMigration. A migration that fails (scenario `failLexMigrations`)
+            // reports FAILED with an ERROR alert (`MigrationAlert`: type ERROR|WARN, message,
+            // details, referenceURLs); the alert texts are not documented.
             Ok((202, out))
         }
         Route::GetMigration(id) => {

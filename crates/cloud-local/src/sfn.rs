@@ -21,7 +21,11 @@ pub type SfnFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + 
 /// shapes it (timestamps as epoch seconds), or an [`ApiError`] such as
 /// [`ApiError::sfn`]`("ExecutionAlreadyExists", ..)` or `("StateMachineDoesNotExist", ..)`.
 pub trait SfnBackend: Send + Sync + 'static {
-    /// StartExecution: idempotent by name for the same input while the execution runs (as AWS).
+    /// StartExecution: idempotent by name for the same input while the execution runs. API
+    /// Reference, StartExecution: "For a STANDARD workflow, if you call StartExecution with the
+    /// same name and input as a running execution, the call succeeds and return[s] the same
+    /// response as the original request. If the execution is closed or if the input is different,
+    /// it returns a 400 ExecutionAlreadyExists error."
     fn start_execution(&self, request: Value, now: SystemTime) -> SfnFuture<'_>;
     /// DescribeExecution.
     fn describe_execution(&self, request: Value, now: SystemTime) -> SfnFuture<'_>;
@@ -52,7 +56,10 @@ const STATUS: &[&str] = &[
     "PENDING_REDRIVE",
 ];
 
-/// Characters Step Functions refuses in execution names.
+/// Characters Step Functions refuses in execution names: botocore model
+/// `stepfunctions/2016-11-23`, `StartExecutionInput.name` ("A name must not contain: white space,
+/// brackets < > { } [ ], wildcard characters ? *, special characters " # % \ ^ | ~ ` $ & , ; : /,
+/// control characters"); 1-80 characters (`Name` shape).
 const NAME_FORBIDDEN: &[char] = &[
     '<', '>', '{', '}', '[', ']', '?', '*', '"', '#', '%', '\\', '^', '|', '~', '`', '$', '&', ',',
     ';', ':', '/',
@@ -103,6 +110,7 @@ pub(crate) fn validate(op: &str, body: &Value) -> Result<(), ApiError> {
             if let Some(text) = input.opt_str(
                 "input",
                 Str {
+                    // Botocore `SensitiveData`: max 262144 (256 KiB), the execution input limit.
                     max: Some(262_144),
                     ..Str::any()
                 },

@@ -1,5 +1,10 @@
 //! Constraint checks from the official service models (botocore service-2.json), with messages in
 //! the form AWS uses: `Value 'x' at 'field' failed to satisfy constraint: ...`.
+//!
+//! The constraints (`min`, `max`, `pattern`, `enum`, `required`) are the models'. The message form
+//! is AWS's validation message as the services send it (the Coral "1 validation error detected"
+//! text seen in ValidationException and InvalidParameterValuesException answers); it is not
+//! documented in any API Reference, and no handler depends on its text, only on the error code.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};

@@ -1,4 +1,10 @@
 //! Amazon WorkSpaces (awsJson1_1, `WorkspacesService.<Op>`).
+//!
+//! Sources, cited next to each behaviour: the WorkSpaces API Reference (one page per operation),
+//! the botocore model `workspaces/2015-04-08/service-2.json` (shape names, patterns, each
+//! operation's `errors`), and the WorkSpaces Administration Guide ("Migrate a WorkSpace",
+//! "Multi-Region Resilience"). Where AWS documents no answer, the comment says "not documented"
+//! and why cloud-local answers as it does.
 
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +27,13 @@ fn not_found(what: &str, id: &str) -> ApiError {
     .with("ResourceId", id)
 }
 
+/// States a WorkSpace may be migrated from. Not documented: neither the API Reference
+/// (MigrateWorkspace) nor the botocore model lists the source states MigrateWorkspace accepts, and
+/// the Administration Guide's "Migrate a WorkSpace" (as read for this comment) lists migration
+/// scenarios and limits, not states. Chosen because these are the model's `WorkspaceState` values
+/// in which a WorkSpace is neither changing (PENDING, STARTING, REBOOTING, REBUILDING, RESTORING,
+/// UPDATING, STOPPING, TERMINATING) nor gone, under maintenance or suspended; the guide says a
+/// failed migration returns the original WorkSpace to its original state, so ERROR is kept.
 const MIGRATABLE: &[&str] = &["AVAILABLE", "STOPPED", "ERROR"];
 
 pub(crate) fn target_id(op: &str, body: &Value) -> Option<String> {
@@ -68,6 +81,12 @@ fn migrate(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError
         .get(source_id)
         .filter(|w| w.region == ctx.region && w.visible(now))
         .ok_or_else(|| not_found("WorkSpace", source_id))?;
+    // OperationInProgressException is among MigrateWorkspace's errors in the botocore model ("The
+    // properties of this WorkSpace are currently being modified. Try again in a moment."). That AWS
+    // answers it to a second MigrateWorkspace of a source whose migration is under way (or of a
+    // target still PENDING) is not documented; chosen because it is the model's only error that
+    // says "busy, try again", and start-migration's lost-answer recovery is built on it (it looks
+    // for the migration under way before retrying).
     if source.migrated_to.is_some() || source.being_created(now) {
         return Err(ApiError::bad(
             "OperationInProgressException",
@@ -78,8 +97,12 @@ fn migrate(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError
     }
     let state = source.state(now);
     if !MIGRATABLE.contains(&state) {
-        // The model lists no InvalidResourceStateException for MigrateWorkspace: a WorkSpace that
-        // cannot be migrated in its current state is unavailable for it.
+        // The model lists no InvalidResourceStateException for MigrateWorkspace (its errors:
+        // InvalidParameterValues, ResourceNotFound, AccessDenied, OperationNotSupported,
+        // OperationInProgress, ResourceUnavailable): a WorkSpace that cannot be migrated in its
+        // current state is unavailable for it (ResourceUnavailableException, "The specified
+        // resource is not available.", with ResourceId). Which of these AWS really sends for a
+        // wrong state is not documented.
         return Err(ApiError::bad(
             "ResourceUnavailableException",
             format!("The WorkSpace {source_id} is {state}; it must be AVAILABLE, STOPPED or ERROR to be migrated."),
@@ -89,6 +112,17 @@ fn migrate(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError
     let bundle = |id: &str| world.fleet.bundles.iter().find(|b| b.bundle_id == id);
     let target_bundle = bundle(bundle_id).ok_or_else(|| not_found("bundle", bundle_id))?;
     let source_byol = bundle(&source.bundle_id).is_some_and(|b| b.byol);
+    // Administration Guide, "Migrate a WorkSpace", Migration Limits: "You can migrate BYOL
+    // WorkSpaces only to other BYOL bundles" and "You cannot migrate a WorkSpace created from
+    // public or custom bundles to a BYOL bundle". Which error AWS answers is not documented (the
+    // API Reference and the model say nothing about BYOL). cloud-local answers
+    // OperationNotSupportedException with reason BYOL_BUNDLE_MISMATCH, chosen because the model
+    // gives that shape a `reason` member and "This operation is not supported." fits a refused
+    // scenario. Plausible alternatives are InvalidParameterValuesException (the bundle id is a
+    // parameter) and InvalidResourceStateException (unmodeled for this operation, modeled for
+    // other WorkSpaces operations such as CreateWorkspaceImage): start-migration reports each as
+    // a final, unretried failure (InvalidRequest, OperationNotSupported, InvalidResourceState);
+    // see functions/start-migration/tests/workspace.rs, `byol_mismatch_*`.
     if source_byol != target_bundle.byol {
         let message = if source_byol {
             format!(
@@ -103,6 +137,18 @@ fn migrate(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError
             .with("reason", "BYOL_BUNDLE_MISMATCH"));
     }
 
+    // API Reference, MigrateWorkspace: the answer carries SourceWorkspaceId and a new
+    // TargetWorkspaceId ("If the migration does not succeed, the target WorkSpace ID will not be
+    // used, and the WorkSpace will still have the original WorkSpace ID"). Administration Guide,
+    // "Migrate a WorkSpace": "When you initiate the migration process, a new WorkSpace is
+    // created"; the process "takes up to one hour per WorkSpace"; on an error "the original
+    // WorkSpace is recovered and returned to its original state, and the new WorkSpace is
+    // terminated". The new WorkSpace is PENDING (a `WorkspaceState` of the model) until it is
+    // AVAILABLE; that the source then disappears from DescribeWorkspaces is not stated in those
+    // words (the guide calls the process a recreation of the WorkSpace under a new id): chosen
+    // because afterwards only the new id exists for the user. A migration a scenario marks as
+    // never finishing stays PENDING forever: not what AWS documents (it would recover the
+    // original), chosen so that tests reach the handlers' deadline path.
     let duration = source
         .migration_duration
         .unwrap_or(Duration::from_secs(world.fleet.migration_duration_secs));
@@ -140,6 +186,11 @@ fn migrate(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError
     Ok(json!({"SourceWorkspaceId": source_id, "TargetWorkspaceId": target_id}))
 }
 
+/// DescribeWorkspaces. Botocore model `DescribeWorkspacesRequest`: WorkspaceIds (1-25), "You
+/// cannot combine this parameter with any other filter"; the operation's documentation says "you
+/// can specify only one filter at a time" (DirectoryId, optionally with UserName, or BundleId);
+/// Limit 1-25. The exact message texts are not documented; NextToken here is an offset (AWS's is
+/// opaque).
 fn describe(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError> {
     let input = Input::new(body, invalid)?;
     let ids = match input.opt_list("WorkspaceIds", Some(1), Some(25))? {
@@ -239,6 +290,10 @@ fn workspace_json(world: &World, w: &Ws, now: SystemTime) -> Value {
             json!({"WorkspaceId": o.id, "Region": o.region, "State": o.state(now), "Type": kind})
         })
     };
+    // Botocore model `Workspace`: RelatedWorkspaces (`RelatedWorkspaceProperties`: WorkspaceId,
+    // Region, State, Type PRIMARY|STANDBY) and StandbyWorkspacesProperties (StandbyWorkspaceId,
+    // DataReplication, RecoverySnapshotTime); Administration Guide, "Multi-Region Resilience":
+    // a primary and its standby name each other.
     let mut rel: Vec<Value> = w
         .standbys
         .iter()
@@ -260,6 +315,14 @@ fn workspace_json(world: &World, w: &Ws, now: SystemTime) -> Value {
     v
 }
 
+/// CreateStandbyWorkspaces. API Reference and botocore model: called in the standby's Region with
+/// the primary's `PrimaryRegion`; the answer lists FailedStandbyRequests
+/// (`FailedCreateStandbyWorkspacesRequest`: the request, ErrorCode, ErrorMessage) and
+/// PendingStandbyRequests (`PendingCreateStandbyWorkspacesRequest`: UserName, DirectoryId, State,
+/// WorkspaceId; "Because this operation is asynchronous, the identifier returned is not
+/// immediately available"). The modeled errors (AccessDenied, InvalidParameterValues,
+/// OperationNotSupported, ResourceNotFound, ResourceLimitExceeded) reject the whole call;
+/// per-standby failures come back in FailedStandbyRequests with HTTP 200.
 fn create_standbys(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, ApiError> {
     let input = Input::new(body, invalid)?;
     let primary_region = input.req_str("PrimaryRegion", Str::len_pattern(1, 31, REGION))?;
@@ -290,6 +353,9 @@ fn create_standbys(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, 
         }
         parsed.push((r.clone(), primary.to_owned(), directory.to_owned()));
     }
+    // Administration Guide, "Multi-Region Resilience": the standby lives in another Region than
+    // its primary. The error for the same Region is not documented; chosen: the modeled
+    // InvalidParameterValuesException, since PrimaryRegion is the invalid parameter.
     if primary_region == ctx.region {
         return Err(invalid(format!(
             "The standby Region must differ from the primary Region {primary_region}; call CreateStandbyWorkspaces in the standby Region."
@@ -301,6 +367,10 @@ fn create_standbys(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, 
     let mut pending = Vec::new();
     for (request, primary_id, directory_id) in parsed {
         let fail = |code: &str, message: String| json!({"StandbyWorkspaceRequest": request, "ErrorCode": code, "ErrorMessage": message});
+        // The ErrorCode values below (`WorkspaceErrorCode` is a free string in the model) are not
+        // documented: the names are chosen after WorkSpaces' dotted error codes (as in
+        // FailedCreateWorkspaceRequest); create-standby reports any FailedStandbyRequests entry as
+        // that standby's failure, carrying its ErrorCode, whatever the code.
         // A scenario names WorkSpaces as its fleet file does: the primary, or the WorkSpace the
         // primary was migrated from (the new id is not known when the scenario is written).
         let migrated_from = world
@@ -396,7 +466,11 @@ fn create_standbys(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, 
     Ok(json!({"FailedStandbyRequests": failed, "PendingStandbyRequests": pending}))
 }
 
-/// The in-progress states of an image import, in order.
+/// The in-progress states of an image import, in order: botocore model
+/// `CustomWorkspaceImageImportState` (PENDING ... PUBLISHING, then COMPLETED or ERROR). The model
+/// lists the values, not an order; that an import walks them in this order is not documented
+/// (chosen: the model's order); poll-image-import tells only COMPLETED, ERROR and "anything
+/// else (in progress)" apart.
 const IMPORT_STATES: &[&str] = &[
     "PENDING",
     "IN_PROGRESS",
@@ -449,6 +523,10 @@ fn describe_import(world: &mut World, ctx: &Ctx, body: &Value) -> Result<Value, 
             (IMPORT_STATES[i], (frac * 100.0) as i64, now)
         }
     };
+    // API Reference, DescribeCustomWorkspaceImageImport: ImageId, InfrastructureConfigurationArn,
+    // State, StateMessage, ProgressPercentage, Created, LastUpdatedTime, ImageSource and, in
+    // ERROR, ErrorDetails (`CustomWorkspaceImageImportErrorDetails`: ErrorCode, ErrorMessage).
+    // The ErrorCode of a failed import is not documented; "ImageValidationFailed" is chosen.
     let mut out = json!({
         "ImageId": image_id,
         "InfrastructureConfigurationArn": format!("arn:aws:imagebuilder:{}:{account}:infrastructure-configuration/fleetshift-import", ctx.region),

@@ -26,6 +26,9 @@ pub(crate) struct Ws {
     pub(crate) computer_name: String,
     pub(crate) ip: String,
     /// Created by a migration or as a standby: PENDING until then (forever when `None` and stuck).
+    /// PENDING and AVAILABLE are the model's `WorkspaceState` values (botocore
+    /// `workspaces/2015-04-08`); how long a real migration stays PENDING is "up to one hour per
+    /// WorkSpace" (Administration Guide, "Migrate a WorkSpace"), here the fleet's duration.
     pub(crate) pending: Option<Pending>,
     /// Set on a source when it is migrated.
     pub(crate) migrated_to: Option<(String, Option<SystemTime>)>,
@@ -50,7 +53,12 @@ impl Ws {
         }
     }
 
-    /// A migrated source disappears once its replacement is AVAILABLE.
+    /// A migrated source disappears once its replacement is AVAILABLE. The guide ("Migrate a
+    /// WorkSpace") says migration recreates the WorkSpace under a new id (API Reference,
+    /// MigrateWorkspace: TargetWorkspaceId) and, on failure, that the original is recovered and
+    /// the new one terminated; when the original id stops being answered after a success is not
+    /// documented. Chosen: at the moment the target is AVAILABLE, so no instant shows both (or
+    /// neither) as the user's WorkSpace.
     pub(crate) fn visible(&self, t: SystemTime) -> bool {
         match &self.migrated_to {
             Some((_, Some(done))) => t < *done,
@@ -58,6 +66,8 @@ impl Ws {
         }
     }
 
+    /// A migration target or standby still PENDING: a second MigrateWorkspace on it answers
+    /// OperationInProgressException (see `workspaces::migrate`; not documented, chosen there).
     pub(crate) fn being_created(&self, t: SystemTime) -> bool {
         self.pending.is_some() && self.state(t) == "PENDING"
     }
@@ -85,6 +95,9 @@ pub(crate) struct LexMigration {
 }
 
 impl LexMigration {
+    /// Botocore model `lex-models/2017-04-19`, `MigrationStatus`: IN_PROGRESS, COMPLETED, FAILED
+    /// (GetMigration's `migrationStatus`). How long a migration takes is not documented: the
+    /// fleet's `lexMigrationDurationSecs`.
     pub(crate) fn status(&self, t: SystemTime) -> &'static str {
         if t < self.done {
             "IN_PROGRESS"
@@ -96,6 +109,9 @@ impl LexMigration {
     }
 }
 
+/// A Migration Hub task's last NotifyMigrationTaskState (botocore `mgh/2017-05-31`: `Task` has
+/// Status, StatusDetail, ProgressPercent; the request carries UpdateDateTime and
+/// NextUpdateSeconds).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HubTask {
     pub(crate) status: Option<String>,
@@ -286,6 +302,9 @@ pub struct CallRecord {
     pub region: String,
 }
 
+/// Operations that change state. A classification for the call log (tests use it to check that
+/// nothing was changed twice), not an AWS notion: each is a create/start/notify/put in its API
+/// Reference.
 pub(crate) const MUTATING: &[&str] = &[
     "MigrateWorkspace",
     "CreateStandbyWorkspaces",
@@ -399,6 +418,8 @@ impl World {
             .collect()
     }
 
+    /// A new `ws-` id of 9 lowercase letters and digits, within the model's `WorkspaceId` pattern
+    /// `^ws-[0-9a-z]{8,63}$` (real ids are `ws-` and 9 such characters).
     pub(crate) fn fresh_workspace_id(&mut self) -> String {
         loop {
             let id = format!(
@@ -484,7 +505,8 @@ fn ip_for(i: u64) -> String {
     )
 }
 
-/// Epoch seconds as a JSON number (the JSON protocols' timestamp format).
+/// Epoch seconds as a JSON number: the default `timestampFormat` of the awsJson1_0/1_1 and
+/// restJson1 protocols for body members (Smithy, "Timestamp formats": `epoch-seconds`).
 pub(crate) fn epoch_secs(t: SystemTime) -> serde_json::Value {
     let ms = fleetshift_clock::to_millis(t);
     if ms.is_multiple_of(1000) {
