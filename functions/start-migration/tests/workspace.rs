@@ -74,11 +74,13 @@ async fn migrate_returns_the_new_workspace_id() {
             source_workspace_id: SOURCE.into(),
             target_workspace_id: TARGET.into(),
             started_at: NOW_RFC3339.into(),
+            adoption: None,
         })
     );
     assert_eq!(
         serde_json::to_value(&out).unwrap(),
-        json!({"kind": "workspace", "sourceWorkspaceId": SOURCE, "targetWorkspaceId": TARGET, "startedAt": NOW_RFC3339})
+        json!({"kind": "workspace", "sourceWorkspaceId": SOURCE, "targetWorkspaceId": TARGET,
+               "startedAt": NOW_RFC3339, "adoption": null})
     );
 }
 
@@ -162,6 +164,77 @@ async fn operation_not_supported() {
     assert_eq!(t, et::OPERATION_NOT_SUPPORTED);
 }
 
+// A BYOL WorkSpace migrated to a non-BYOL bundle (or the reverse) is refused (WorkSpaces
+// Administration Guide, "Migrate a WorkSpace", Migration Limits), but which error AWS answers is
+// not documented. Each plausible answer must end the WorkSpace as a final failure, called once and
+// never classed as retryable: the modeled InvalidParameterValuesException and
+// OperationNotSupportedException (with its `reason` member, as cloud-local sends it), and an
+// InvalidResourceStateException, which the model does not list for MigrateWorkspace (it does for
+// other WorkSpaces operations) and so arrives as an unmodeled code.
+const BYOL_MESSAGE: &str =
+    "The WorkSpace ws-abcd12345 uses a BYOL bundle and can be migrated only to a BYOL bundle";
+
+#[tokio::test]
+async fn byol_mismatch_as_invalid_parameter_values() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::InvalidParameterValuesException(
+            InvalidParameterValuesException::builder()
+                .message(BYOL_MESSAGE)
+                .meta(meta("InvalidParameterValuesException", BYOL_MESSAGE))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, "InvalidRequest");
+}
+
+#[tokio::test]
+async fn byol_mismatch_as_operation_not_supported() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::OperationNotSupportedException(
+            OperationNotSupportedException::builder()
+                .message(BYOL_MESSAGE)
+                .reason("BYOL_BUNDLE_MISMATCH")
+                .meta(meta("OperationNotSupportedException", BYOL_MESSAGE))
+                .build(),
+        )
+    }))
+    .await;
+    assert_eq!(t, "OperationNotSupported");
+}
+
+#[tokio::test]
+async fn byol_mismatch_as_invalid_resource_state() {
+    let t = error_type_of(failing(|| {
+        MigrateWorkspaceError::generic(meta("InvalidResourceStateException", BYOL_MESSAGE))
+    }))
+    .await;
+    assert_eq!(t, "InvalidResourceState");
+}
+
+#[tokio::test]
+async fn byol_mismatch_as_invalid_resource_state_on_the_wire() {
+    // The awsJson1_1 body as WorkSpaces would send it: the SDK has no typed variant for this code
+    // on MigrateWorkspace, so the class must come from `__type`, and the message must be kept.
+    let rule = mock!(Client::migrate_workspace).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(format!(
+                r#"{{"__type":"InvalidResourceStateException","message":"{BYOL_MESSAGE}"}}"#
+            )),
+        )
+    });
+    let deps = Deps::new(workspaces(&[&rule]), lex(&[]));
+    let err = run(event(), &deps).await.unwrap_err();
+    assert_eq!(rule.num_calls(), 1);
+    let diag = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diag.error_type, "InvalidResourceState");
+    assert_eq!(
+        diag.error_message,
+        "MigrateWorkspace failed: InvalidResourceStateException: The WorkSpace ws-abcd12345 uses a BYOL bundle and can be migrated only to a BYOL bundle"
+    );
+}
+
 fn in_progress() -> MigrateWorkspaceError {
     MigrateWorkspaceError::OperationInProgressException(
         OperationInProgressException::builder()
@@ -240,45 +313,7 @@ async fn operation_in_progress_is_retryable() {
     assert_eq!(calls, [1, 1, 1]);
 }
 
-#[tokio::test]
-async fn a_lost_answer_is_followed_to_the_migration_under_way() {
-    // The first call started the migration but its answer was lost; the retry is refused as in
-    // progress. The new WorkSpace (same directory and user, the requested bundle, PENDING) is
-    // adopted, so the migration is polled instead of being reported FAILED while it runs.
-    let (result, calls) = in_progress_with(|| {
-        vec![
-            ws(SOURCE, "wsb-oldbundle1", WorkspaceState::Available),
-            ws("ws-other0001", "wsb-oldbundle1", WorkspaceState::Pending),
-            ws(TARGET, BUNDLE, WorkspaceState::Pending),
-        ]
-    })
-    .await;
-    assert_eq!(
-        result.unwrap(),
-        Output::Workspace(WorkspaceOutput {
-            source_workspace_id: SOURCE.into(),
-            target_workspace_id: TARGET.into(),
-            started_at: NOW_RFC3339.into(),
-        })
-    );
-    assert_eq!(
-        calls,
-        [1, 1, 1],
-        "MigrateWorkspace is not called again; the source and its user's WorkSpaces are described once"
-    );
-}
-
-#[tokio::test]
-async fn two_pending_candidates_are_not_guessed_between() {
-    let (result, _) = in_progress_with(|| {
-        vec![
-            ws(TARGET, BUNDLE, WorkspaceState::Pending),
-            ws("ws-other0001", BUNDLE, WorkspaceState::Pending),
-        ]
-    })
-    .await;
-    assert_eq!(error_type(result), et::OPERATION_IN_PROGRESS);
-}
+// A lost answer followed to the migration under way: tests/adoption.rs.
 
 #[tokio::test]
 async fn a_failed_lookup_keeps_the_original_error() {
