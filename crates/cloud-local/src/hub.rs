@@ -69,8 +69,9 @@ pub(crate) fn call(
     // your home region". The two write answers contradict each other: which one AWS sends is not
     // documented. cloud-local answers HomeRegionNotSetException to every call outside the home
     // Region, reads included (stricter than AWS for reads), chosen so that a handler calling from
-    // the wrong Region fails here at once; whichever AWS sends, the handlers degrade every Migration Hub
-    // failure to events only for that item and never fail the wave on it (issue 11, item 3).
+    // the wrong Region fails here at once; whichever AWS sends, the handlers degrade every
+    // Migration Hub failure to events only for that item and never fail the wave on it (issue 11,
+    // item 3).
     let home = world.fleet.hub_home_region().to_owned();
     if ctx.region != home {
         return Err(ApiError::bad(
