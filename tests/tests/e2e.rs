@@ -9,7 +9,8 @@ use cloud_local::{Outcome, Scenario, Service};
 use fleetshift::{LocalStack, ReadFrom, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
 use fleetshift_core::contract::{
-    HubStatus, MigrationProgress, Reason, Status, WaveFinished, WaveRegistered,
+    Adoption, AdoptionEvidence, HubStatus, MigrationProgress, Reason, Status, WaveFinished,
+    WaveRegistered,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -204,6 +205,93 @@ async fn a_lost_migrate_answer_is_followed_to_the_migration_under_way() {
     assert_eq!(
         row.target_workspace_id.as_deref(),
         Some(migrations[0].target_workspace_id.as_str())
+    );
+    // Adopted on evidence (the new WorkSpace's RelatedWorkspaces name the source), and marked so
+    // in the item result, the summary and the report; the other items were answered.
+    let adopted = Adoption {
+        adopted: true,
+        evidence: AdoptionEvidence::RelatedWorkspacesNameSource,
+    };
+    assert_eq!(row.adoption, Some(adopted));
+    assert_eq!(row.read_from, ReadFrom::Summary);
+    assert!(
+        report
+            .render()
+            .contains("[adopted: relatedWorkspacesNameSource]"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(
+        report
+            .workspaces
+            .iter()
+            .filter(|w| w.adoption.is_some())
+            .count(),
+        1
+    );
+    let mapping: Vec<_> = stack
+        .cloud
+        .events()
+        .iter()
+        .filter_map(|e| serde_json::from_str::<WaveFinished>(&e.detail).ok())
+        .flat_map(|d| d.mapping)
+        .filter(|r| r.adoption.is_some())
+        .map(|r| (r.source_workspace_id, r.adoption))
+        .collect();
+    assert_eq!(mapping, [(target.clone(), Some(adopted))]);
+    // The deadline counts from the first attempt: the startedAt check-migration is given is no
+    // later than the accepted (first) MigrateWorkspace call.
+    // Each WorkSpace runs as a child execution of the Distributed Map labelled "Workspaces".
+    let history: Vec<_> = stack
+        .engine
+        .list(&format!("{}/Workspaces", stack.state_machine_arn))
+        .iter()
+        .flat_map(|c| stack.engine.history(&c.execution_arn).unwrap_or_default())
+        .collect();
+    let started_at: Vec<SystemTime> = history
+        .iter()
+        .filter_map(|e| e.details.as_ref())
+        .flat_map(|(_, d)| ["input", "parameters"].map(|k| d.get(k).and_then(Value::as_str)))
+        .flatten()
+        .filter_map(|p| serde_json::from_str::<Value>(p).ok())
+        .filter(|p| p["targetWorkspaceId"] == json!(migrations[0].target_workspace_id))
+        .filter_map(|p| {
+            p["startedAt"]
+                .as_str()
+                .and_then(fleetshift_core::rfc3339::parse)
+        })
+        .collect();
+    assert!(
+        !started_at.is_empty(),
+        "CheckMigration was scheduled with a startedAt"
+    );
+    // ... because it is StartMigration's $$.State.EnteredTime (firstAttemptAt), kept across retries.
+    let entered: Vec<SystemTime> = history
+        .iter()
+        .filter(|e| e.event_type == "TaskStateEntered")
+        .filter(|e| {
+            e.details.as_ref().is_some_and(|(_, d)| {
+                d["name"] == json!("StartMigration")
+                    && d["input"].as_str().is_some_and(|i| i.contains(&target))
+            })
+        })
+        .map(|e| e.timestamp)
+        .collect();
+    assert_eq!(
+        entered.len(),
+        1,
+        "StartMigration is entered once for the item"
+    );
+    for t in &started_at {
+        let lag = entered[0]
+            .duration_since(*t)
+            .unwrap_or_else(|e| e.duration());
+        assert!(lag < Duration::from_secs(1), "{t:?} vs entered {entered:?}");
+    }
+    assert!(
+        started_at.iter().all(|t| *t <= migrations[0].started_at),
+        "{started_at:?} vs {:?}",
+        migrations[0].started_at
     );
 }
 

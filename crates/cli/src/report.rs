@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cloud_local::{HubTaskSnapshot, RecordedEvent};
 use fleetshift_core::contract::{
-    BotResult, CaughtError, MigrationProgress, Reason, StandbyResult, Status, TaskRef,
+    Adoption, BotResult, CaughtError, MigrationProgress, Reason, StandbyResult, Status, TaskRef,
     WaveFinished, WorkspaceResult,
 };
 use fleetshift_core::events;
@@ -45,7 +45,25 @@ pub struct WorkspaceRow {
     pub cause: Option<String>,
     /// The standby WorkSpace id, or why it failed.
     pub standby: Option<String>,
+    /// Set when the migration was adopted after MigrateWorkspace's answer was lost (the row is
+    /// marked `[adopted: <evidence>]`): the new id was found, not answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
     pub read_from: ReadFrom,
+}
+
+impl WorkspaceRow {
+    /// The cause column: the cause, then the adoption marker when the migration was adopted.
+    pub fn shown_cause(&self) -> String {
+        let marker = self
+            .adoption
+            .map(|a| format!("[adopted: {}]", a.evidence.as_str()));
+        [self.cause.clone(), marker]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// One Lex bot's outcome.
@@ -144,6 +162,7 @@ impl WaveReport {
                     status,
                     cause,
                     standby: None,
+                    adoption: None,
                     read_from: ReadFrom::ProgressEvent,
                 }
             } else if let Some(r) = from_summary {
@@ -156,6 +175,7 @@ impl WaveReport {
                     status: NOT_STARTED.into(),
                     cause: Some(not_started(&ended)),
                     standby: None,
+                    adoption: None,
                     read_from: ReadFrom::Plan,
                 }
             };
@@ -313,7 +333,7 @@ impl WaveReport {
                     w.target_workspace_id.as_deref().unwrap_or("-"),
                     w.status,
                     w.standby.as_deref().unwrap_or("-"),
-                    w.cause.as_deref().unwrap_or("")
+                    w.shown_cause()
                 );
             }
         }
@@ -481,6 +501,7 @@ fn workspace_row(r: &WorkspaceResult, read_from: ReadFrom) -> WorkspaceRow {
         status: r.status.to_string(),
         cause: r.shown_cause(),
         standby: r.standby.as_ref().and_then(standby_summary),
+        adoption: r.adoption,
         read_from,
     }
 }
@@ -527,6 +548,7 @@ mod tests {
     use sfn_local::ExecutionStatus;
 
     use super::*;
+    use fleetshift_core::contract::AdoptionEvidence;
 
     fn aborted() -> ExecutionDescription {
         ExecutionDescription {
@@ -693,6 +715,56 @@ mod tests {
             report
                 .render()
                 .contains("1 item is in no Wave Finished summary")
+        );
+    }
+
+    #[test]
+    fn an_adopted_migration_is_marked_on_its_row() {
+        let plan = json!({"waveId": "w1", "workspaces": [
+            {"workspaceId": "ws-ado000001"}, {"workspaceId": "ws-ans000001"}]});
+        let summary = RecordedEvent {
+            detail_type: events::WAVE_FINISHED.into(),
+            detail: json!({"waveId": "w1", "total": 2, "completed": 2, "failed": 0,
+                "standbyFailed": 0, "unreadable": 0, "unplanned": 0, "cause": "all 2 WorkSpaces completed",
+                "mapping": [
+                    {"sourceWorkspaceId": "ws-ado000001", "targetWorkspaceId": "ws-new000001",
+                     "status": "COMPLETED",
+                     "adoption": {"adopted": true, "evidence": "relatedWorkspacesNameSource"}},
+                    {"sourceWorkspaceId": "ws-ans000001", "targetWorkspaceId": "ws-new000002",
+                     "status": "COMPLETED"}],
+                "bots": [], "part": 1, "parts": 1})
+            .to_string(),
+            ..progress(Value::Null, "", "")
+        };
+        let report = WaveReport::build(
+            &plan,
+            &aborted(),
+            &[],
+            &[summary],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        let w = &report.workspaces;
+        assert_eq!(
+            w[0].adoption,
+            Some(Adoption {
+                adopted: true,
+                evidence: AdoptionEvidence::RelatedWorkspacesNameSource
+            })
+        );
+        assert_eq!(w[0].shown_cause(), "[adopted: relatedWorkspacesNameSource]");
+        assert_eq!(w[1].adoption, None);
+        assert_eq!(w[1].shown_cause(), "");
+        let rendered = report.render();
+        assert!(
+            rendered.contains(
+                "  ws-ado000001     -> ws-new000001     COMPLETED    -                  [adopted: relatedWorkspacesNameSource]\n"
+            ),
+            "{rendered}"
+        );
+        assert_eq!(
+            serde_json::to_value(&w[0]).unwrap()["adoption"],
+            json!({"adopted": true, "evidence": "relatedWorkspacesNameSource"})
         );
     }
 }

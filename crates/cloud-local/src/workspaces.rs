@@ -302,6 +302,26 @@ fn workspace_json(world: &World, w: &Ws, now: SystemTime) -> Value {
     if let Some(p) = &w.primary {
         rel.extend(related(p, "PRIMARY"));
     }
+    // A migration's new WorkSpace names its source while the source is listed (until the migration
+    // completes or fails), with no `Type`. Not documented: the API Reference documents
+    // RelatedWorkspaces only for standby and primary WorkSpaces (RelatedWorkspaceProperties: "a
+    // standby WorkSpace or primary WorkSpace"; Type PRIMARY | STANDBY, not required), and neither
+    // it nor the Administration Guide ("Migrate a WorkSpace") says what DescribeWorkspaces shows of
+    // a migration's target. cloud-local shows it because it is the one evidence start-migration
+    // adopts a migration on after a lost MigrateWorkspace answer; the other plausible answer (no
+    // such entry) makes start-migration report the WorkSpace FAILED naming the candidate
+    // (functions/start-migration/tests/adoption.rs covers both). WorkSpaces created otherwise
+    // (the fleet, standbys) never get it.
+    if let Some(source) = w
+        .migrated_from
+        .as_deref()
+        .and_then(|s| world.workspaces.get(s))
+        .filter(|s| s.visible(now) && s.migrated_to.as_ref().is_some_and(|(t, _)| *t == w.id))
+    {
+        rel.push(
+            json!({"WorkspaceId": source.id, "Region": source.region, "State": source.state(now)}),
+        );
+    }
     if !rel.is_empty() {
         v["RelatedWorkspaces"] = Value::Array(rel);
     }

@@ -210,6 +210,37 @@ pub struct WorkspaceResult {
     /// The create-standby state's result, when the plan asked for a standby.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby: Option<StandbyResult>,
+    /// Set when MigrateWorkspace's answer was lost and the migration under way was adopted
+    /// (start-migration found its new WorkSpace instead of being told it): what showed it is ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
+}
+
+/// A migration start-migration adopted after MigrateWorkspace's answer was lost: `adopted` is
+/// always `true` (the field is absent otherwise), `evidence` says which fields matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Adoption {
+    pub adopted: bool,
+    pub evidence: AdoptionEvidence,
+}
+
+/// What DescribeWorkspaces showed of the adopted WorkSpace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AdoptionEvidence {
+    /// Its `RelatedWorkspaces` name the source WorkSpace, and it is PENDING in the source's
+    /// directory, for the source's user, on the requested bundle.
+    RelatedWorkspacesNameSource,
+}
+
+impl AdoptionEvidence {
+    /// The name as written in JSON (`relatedWorkspacesNameSource`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdoptionEvidence::RelatedWorkspacesNameSource => "relatedWorkspacesNameSource",
+        }
+    }
 }
 
 /// The result of one Lex bot's migration, as the bots Map returns it (states `BotCompleted`,

@@ -32,6 +32,9 @@ pub const HUB_UNAVAILABLE: &str = "HubUnavailable";
 pub const STANDBY_FAILED: &str = "StandbyFailed";
 /// AWS answered in a way the function cannot use.
 pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+/// MigrateWorkspace's answer was lost and nothing tells which WorkSpace is the migration under way
+/// (start-migration names the candidates to check): final, never retried.
+pub const MIGRATION_UNCONFIRMED: &str = "MigrationUnconfirmed";
 /// A `Wave Requested` event that did not come from the stack's own account (or is not a
 /// `Wave Requested` event at all): start-wave refuses it and it goes to the dead-letter queue.
 pub const FOREIGN_EVENT: &str = "ForeignEvent";
@@ -53,6 +56,7 @@ pub const ALL: &[&str] = &[
     HUB_UNAVAILABLE,
     STANDBY_FAILED,
     UNEXPECTED_RESPONSE,
+    MIGRATION_UNCONFIRMED,
     FOREIGN_EVENT,
 ];
 

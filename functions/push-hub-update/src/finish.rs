@@ -38,6 +38,7 @@ pub(crate) async fn finish(input: FinishInput, deps: &Deps) -> Result<WaveSummar
             error: None,
             reason: Some(Reason::NoResult),
             standby: None,
+            adoption: None,
         },
     );
     let bots = reconcile(

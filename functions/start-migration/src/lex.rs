@@ -39,10 +39,13 @@ pub(crate) async fn start_migration(b: LexBotInput, deps: &Deps) -> Result<LexBo
     let migration_id = out
         .migration_id()
         .filter(|id| !id.is_empty())
-        .ok_or(Error::Own(MissingField {
-            operation: START_MIGRATION.name,
-            field: "migrationId",
-        }))?
+        .ok_or(Error::Own(
+            MissingField {
+                operation: START_MIGRATION.name,
+                field: "migrationId",
+            }
+            .into(),
+        ))?
         .to_owned();
     info!(
         v1_bot_name = %b.v1_bot_name,

@@ -13,6 +13,7 @@ mod lex;
 use aws_sdk_workspaces::operation::migrate_workspace::MigrateWorkspaceError;
 use aws_sdk_workspaces::types::WorkspaceState;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use fleetshift_core::contract::{Adoption, AdoptionEvidence};
 use fleetshift_core::diagnostic::{ErrorType, Operation};
 use fleetshift_core::{ErrorKind, Violations, error_type, lex_v1, rfc3339, validate};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,12 @@ pub struct WorkspaceInput {
     pub workspace_id: String,
     /// The target bundle (`wsb-...`). BYOL bundles move only to BYOL bundles.
     pub bundle_id: String,
+    /// When the first attempt began (RFC 3339): the ASL passes `$$.State.EnteredTime` of
+    /// StartMigration, which Step Functions keeps across the state's retries (a retry does not
+    /// re-enter the state). An adopted migration was started by an earlier attempt, so its
+    /// deadline counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_at: Option<String>,
 }
 
 /// A Lex bot migration: StartMigration with the plan's bot settings.
@@ -73,7 +80,11 @@ pub struct WorkspaceOutput {
     /// The id of the new WorkSpace, to poll until it is AVAILABLE.
     pub target_workspace_id: String,
     /// When the migration was started (RFC 3339); check-migration's deadline counts from here.
+    /// For an adopted migration, the first attempt's time (`firstAttemptAt`), not the retry's.
     pub started_at: String,
+    /// Set (always written, `null` otherwise, so the ASL can copy it into the item result) when
+    /// MigrateWorkspace's answer was lost and the migration under way was adopted.
+    pub adoption: Option<Adoption>,
 }
 
 /// StartMigration's answer. Fields Lex left out are filled from the input, or null.
@@ -97,10 +108,35 @@ pub struct LexBotOutput {
 }
 
 /// The failures the state machine routes on: invalid input (`InvalidPlan`), a failed AWS call (its
-/// retry class), or an answer without a field the workflow needs.
-pub type Error = fleetshift_core::diagnostic::Error<MissingField>;
+/// retry class), an answer without a field the workflow needs, or a lost answer whose migration
+/// cannot be told apart.
+pub type Error = fleetshift_core::diagnostic::Error<Failure>;
 
-/// AWS answered success without a field the workflow needs: `UnexpectedResponse`.
+/// The handler's own failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// AWS answered success without a field the workflow needs: `UnexpectedResponse`.
+    #[error(transparent)]
+    MissingField(#[from] MissingField),
+    /// MigrateWorkspace's answer was lost, and DescribeWorkspaces shows PENDING WorkSpaces that
+    /// may be its migration but nothing that says which: `MigrationUnconfirmed`, final (a guess
+    /// could report COMPLETED for someone else's WorkSpace; another MigrateWorkspace could migrate
+    /// twice). The cause names what an operator should check.
+    #[error(
+        "MigrateWorkspace's answer was lost and the retry was refused as in progress; a migration \
+         of {source_workspace_id} may be under way, but nothing DescribeWorkspaces shows ties it to \
+         one WorkSpace: check {} ({reason}) before migrating {source_workspace_id} again",
+        list_ids(candidates)
+    )]
+    Unconfirmed {
+        source_workspace_id: String,
+        /// The candidates' ids; the cause names at most [`MAX_NAMED_CANDIDATES`].
+        candidates: Vec<String>,
+        reason: &'static str,
+    },
+}
+
+/// AWS answered success without a field the workflow needs.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} answered without {field}")]
 pub struct MissingField {
@@ -108,10 +144,32 @@ pub struct MissingField {
     pub field: &'static str,
 }
 
-impl ErrorType for MissingField {
+impl ErrorType for Failure {
     fn error_type(&self) -> &'static str {
-        error_type::UNEXPECTED_RESPONSE
+        match self {
+            Failure::MissingField(_) => error_type::UNEXPECTED_RESPONSE,
+            Failure::Unconfirmed { .. } => error_type::MIGRATION_UNCONFIRMED,
+        }
     }
+}
+
+/// How many candidate ids a cause names: a user has few WorkSpaces, and the cause stays small.
+pub const MAX_NAMED_CANDIDATES: usize = 5;
+
+/// `ws-a`, `ws-a and ws-b`, `ws-a, ws-b and ws-c`; past the cap `ws-a, ..., ws-e and 3 more`.
+fn list_ids(ids: &[String]) -> String {
+    let shown = &ids[..ids.len().min(MAX_NAMED_CANDIDATES)];
+    let more = ids.len() - shown.len();
+    let mut out = match shown {
+        [] => String::from("no WorkSpace"),
+        [one] => one.clone(),
+        [init @ .., last] if more == 0 => format!("{} and {last}", init.join(", ")),
+        _ => shown.join(", "),
+    };
+    if more > 0 {
+        out.push_str(&format!(" and {more} more"));
+    }
+    out
 }
 
 /// The AWS clients the handler calls.
@@ -153,6 +211,11 @@ impl Input {
             Input::Workspace(w) => {
                 v.pattern("workspaceId", &w.workspace_id, &validate::WORKSPACE_ID);
                 v.pattern("bundleId", &w.bundle_id, &validate::BUNDLE_ID);
+                if let Some(t) = &w.first_attempt_at
+                    && rfc3339::parse(t).is_none()
+                {
+                    v.push("firstAttemptAt", "must be an RFC 3339 time");
+                }
             }
             Input::LexBot(b) => lex_v1::MigrationRequest {
                 v1_bot_name: &b.v1_bot_name,
@@ -201,14 +264,35 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
                 error = %DisplayErrorContext(&err),
                 "MigrateWorkspace failed"
             );
-            if classified.kind == ErrorKind::OperationInProgress
-                && let Some(target) = migration_in_flight(&w, deps).await
-            {
-                return Ok(WorkspaceOutput {
-                    source_workspace_id: w.workspace_id,
-                    target_workspace_id: target,
-                    started_at,
-                });
+            if classified.kind == ErrorKind::OperationInProgress {
+                match migration_in_flight(&w, deps).await {
+                    InFlight::Adopt { target, evidence } => {
+                        // The migration began at an earlier attempt: its deadline counts from the
+                        // first one (the earliest it can have begun), not from this retry.
+                        let first = w
+                            .first_attempt_at
+                            .as_deref()
+                            .and_then(rfc3339::parse)
+                            .map_or(started_at, rfc3339::format);
+                        return Ok(WorkspaceOutput {
+                            source_workspace_id: w.workspace_id,
+                            target_workspace_id: target,
+                            started_at: first,
+                            adoption: Some(Adoption {
+                                adopted: true,
+                                evidence,
+                            }),
+                        });
+                    }
+                    InFlight::Unconfirmed { candidates, reason } => {
+                        return Err(Error::Own(Failure::Unconfirmed {
+                            source_workspace_id: w.workspace_id,
+                            candidates,
+                            reason,
+                        }));
+                    }
+                    InFlight::None => {}
+                }
             }
             return Err(Error::Aws(classified));
         }
@@ -216,10 +300,10 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
     let target = out
         .target_workspace_id()
         .filter(|t| !t.is_empty())
-        .ok_or(Error::Own(MissingField {
+        .ok_or(Error::Own(Failure::MissingField(MissingField {
             operation: MIGRATE_WORKSPACE.name,
             field: "TargetWorkspaceId",
-        }))?;
+        })))?;
     info!(
         source_workspace_id = %w.workspace_id,
         target_workspace_id = %target,
@@ -233,7 +317,26 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
             .to_owned(),
         target_workspace_id: target.to_owned(),
         started_at,
+        adoption: None,
     })
+}
+
+/// What DescribeWorkspaces shows of a migration under way after a lost answer.
+#[derive(Debug)]
+enum InFlight {
+    /// Exactly one WorkSpace carries the evidence: follow it.
+    Adopt {
+        target: String,
+        evidence: AdoptionEvidence,
+    },
+    /// PENDING WorkSpaces that may be the migration, none (or several) with the evidence.
+    Unconfirmed {
+        candidates: Vec<String>,
+        reason: &'static str,
+    },
+    /// No PENDING candidate, no source, or the lookup failed: OperationInProgress stays as it was
+    /// (Step Functions retries it; a new WorkSpace may not be listed yet).
+    None,
 }
 
 /// MigrateWorkspace is not idempotent: when an accepted call's answer is lost (a timeout, a 5xx
@@ -241,12 +344,28 @@ async fn migrate_workspace(w: WorkspaceInput, deps: &Deps) -> Result<WorkspaceOu
 /// `OperationInProgressException` because *our own* migration is running, and its new WorkSpace id
 /// was in the lost answer. Retrying would only end in FAILED while the WorkSpace moves anyway.
 ///
-/// So on OperationInProgress the migration's new WorkSpace is looked for: MigrateWorkspace creates
-/// it in the source's directory, for the source's user, on the requested bundle, and it is PENDING
-/// until it becomes AVAILABLE. Exactly one such WorkSpace is adopted as the target (check-migration
-/// then polls it as usual); none, several, or a failed lookup leave the error as it was (another
-/// operation is in progress: Step Functions retries).
-async fn migration_in_flight(w: &WorkspaceInput, deps: &Deps) -> Option<String> {
+/// What AWS documents of the new WorkSpace (sources, as read for this comment):
+/// - Administration Guide, "Migrate a WorkSpace": "When you initiate the migration process, a new
+///   WorkSpace is created"; the migration "recreates the WorkSpace by using a new root volume from
+///   the target bundle image and the user volume from the last available snapshot of the original
+///   WorkSpace"; on an error "the new WorkSpace is terminated". So: the source's user, on the
+///   requested bundle, being created (WorkspaceState `PENDING`, API Reference, Workspace).
+/// - API Reference, MigrateWorkspace: the answer's `TargetWorkspaceId` is "the new identifier of
+///   the WorkSpace that is being migrated" (the id this lookup stands in for).
+/// - API Reference, Workspace / RelatedWorkspaceProperties: `RelatedWorkspaces` is "the standby
+///   WorkSpace or primary WorkSpace related to the specified WorkSpace"; its `Type` is `PRIMARY |
+///   STANDBY` (botocore model, `StandbyWorkspaceRelationshipType`). The Workspace shape has no
+///   creation time and no field naming a migration's source.
+///
+/// Not documented: any field of DescribeWorkspaces that ties a migration's new WorkSpace to its
+/// source. The same user may also have other PENDING WorkSpaces on the same bundle (CreateWorkspaces
+/// takes a `WorkspaceName` so a user can have several in one directory), so user, directory,
+/// bundle and PENDING alone are a guess. This function therefore adopts only a candidate whose
+/// `RelatedWorkspaces` name the source (whatever its `Type`, which has no value for a migration):
+/// an id match cannot be a coincidence. If AWS does not fill it for migrations, every candidate is
+/// reported unconfirmed (FAILED, named for an operator), never COMPLETED on a guess; cloud-local
+/// fills it for a migration's target only (crates/cloud-local/src/workspaces.rs).
+async fn migration_in_flight(w: &WorkspaceInput, deps: &Deps) -> InFlight {
     let lookup = async {
         let source = deps
             .workspaces
@@ -282,39 +401,66 @@ async fn migration_in_flight(w: &WorkspaceInput, deps: &Deps) -> Option<String> 
                             && ws.bundle_id() == Some(w.bundle_id.as_str())
                             && ws.state() == Some(&WorkspaceState::Pending)
                     })
-                    .filter_map(|ws| ws.workspace_id().map(str::to_owned)),
+                    .filter_map(|ws| {
+                        let names_source = ws
+                            .related_workspaces()
+                            .iter()
+                            .any(|r| r.workspace_id() == Some(w.workspace_id.as_str()));
+                        ws.workspace_id().map(|id| (id.to_owned(), names_source))
+                    }),
             );
         }
         Ok::<_, aws_sdk_workspaces::error::SdkError<_, _>>(candidates)
     };
-    match lookup.await {
-        Ok(candidates) if candidates.len() == 1 => {
-            let target = candidates.into_iter().next()?;
-            warn!(
-                source_workspace_id = %w.workspace_id,
-                target_workspace_id = %target,
-                bundle_id = %w.bundle_id,
-                "MigrateWorkspace answered OperationInProgress for a migration already under way \
-                 (an earlier call's answer was lost); following its new WorkSpace"
-            );
-            Some(target)
-        }
-        Ok(candidates) => {
-            info!(
-                source_workspace_id = %w.workspace_id,
-                pending_on_bundle = candidates.len(),
-                "OperationInProgress is not a migration of ours under way"
-            );
-            None
-        }
+    let candidates = match lookup.await {
+        Ok(candidates) => candidates,
         Err(err) => {
             warn!(
                 source_workspace_id = %w.workspace_id,
                 error = %DisplayErrorContext(&err),
                 "DescribeWorkspaces failed while looking for a migration under way"
             );
-            None
+            return InFlight::None;
         }
+    };
+    let evidenced: Vec<String> = candidates
+        .iter()
+        .filter(|(_, names_source)| *names_source)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let all: Vec<String> = candidates.into_iter().map(|(id, _)| id).collect();
+    match (evidenced.as_slice(), all.len()) {
+        ([target], _) => {
+            warn!(
+                source_workspace_id = %w.workspace_id,
+                target_workspace_id = %target,
+                bundle_id = %w.bundle_id,
+                "MigrateWorkspace answered OperationInProgress for a migration already under way \
+                 (an earlier call's answer was lost); adopting its new WorkSpace, whose \
+                 RelatedWorkspaces name the source"
+            );
+            InFlight::Adopt {
+                target: target.clone(),
+                evidence: AdoptionEvidence::RelatedWorkspacesNameSource,
+            }
+        }
+        ([], 0) => {
+            info!(
+                source_workspace_id = %w.workspace_id,
+                "OperationInProgress with no PENDING WorkSpace of the source's user on the bundle"
+            );
+            InFlight::None
+        }
+        ([], _) => InFlight::Unconfirmed {
+            candidates: all,
+            reason: "PENDING, same directory, user and bundle; none names the source in \
+                     RelatedWorkspaces",
+        },
+        (_, _) => InFlight::Unconfirmed {
+            candidates: evidenced,
+            reason: "PENDING, same directory, user and bundle; each names the source in \
+                     RelatedWorkspaces",
+        },
     }
 }
 
