@@ -9,8 +9,8 @@ use cloud_local::{Outcome, Scenario, Service};
 use fleetshift::{LocalStack, ReadFrom, StackOptions, WaveReport, fleet_for_plan};
 use fleetshift_core::Plan;
 use fleetshift_core::contract::{
-    Adoption, AdoptionEvidence, HubStatus, MigrationProgress, Reason, Status, WaveFinished,
-    WaveRegistered,
+    Adoption, AdoptionEvidence, HubStatus, MigrationProgress, Reason, Status, TaskRef,
+    WaveFinished, WaveRegistered,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -239,6 +239,20 @@ async fn a_lost_migrate_answer_is_followed_to_the_migration_under_way() {
         .map(|r| (r.source_workspace_id, r.adoption))
         .collect();
     assert_eq!(mapping, [(target.clone(), Some(adopted))]);
+    // ... and in the item's COMPLETED Migration Progress event, only that item's.
+    let progress: Vec<_> = stack
+        .cloud
+        .events()
+        .iter()
+        .filter_map(|e| serde_json::from_str::<MigrationProgress>(&e.detail).ok())
+        .filter(|e| e.status == Status::Completed)
+        .map(|e| (e.task, e.adoption))
+        .filter(|(_, a)| a.is_some())
+        .collect();
+    assert_eq!(
+        progress,
+        [(TaskRef::Workspace { id: target.clone() }, Some(adopted))]
+    );
     // The deadline counts from the first attempt: the startedAt check-migration is given is no
     // later than the accepted (first) MigrateWorkspace call.
     // Each WorkSpace runs as a child execution of the Distributed Map labelled "Workspaces".

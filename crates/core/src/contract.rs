@@ -477,6 +477,10 @@ pub struct MigrationProgress {
     /// The new WorkSpace of a COMPLETED migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_workspace_id: Option<String>,
+    /// A COMPLETED migration adopted after MigrateWorkspace's answer was lost (see
+    /// [`WorkspaceResult::adoption`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
 }
 
 /// The counts and the one-line cause of a wave's end, shared by the `Wave Finished` event and the

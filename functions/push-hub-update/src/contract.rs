@@ -3,7 +3,7 @@
 //! readers (the report, the progress bar, the tests).
 
 use fleetshift_core::Plan;
-use fleetshift_core::contract::{HubRef, HubStatus, Status, TaskRef, WaveSummary};
+use fleetshift_core::contract::{Adoption, HubRef, HubStatus, Status, TaskRef, WaveSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -61,6 +61,10 @@ pub struct UpdateInput {
     /// used: the WorkSpace keeps its original id.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_workspace_id: Option<String>,
+    /// Set (ReportCompleted copies start-migration's `adoption`, `null` when it was answered)
+    /// when the migration was adopted after a lost MigrateWorkspace answer: carried in the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
     /// 0-100 (Migration Hub's ProgressPercent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_percent: Option<i64>,

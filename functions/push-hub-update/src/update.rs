@@ -73,6 +73,7 @@ pub(crate) async fn update(input: UpdateInput, deps: &Deps) -> Result<UpdateOutp
         status_detail: detail,
         progress_percent: percent,
         target_workspace_id: input.target_workspace_id.clone(),
+        adoption: input.adoption,
     };
     publish(deps, events::ITEM_PROGRESS, &[event]).await?;
     info!(task = %task_name, status = ?input.status, hub_status = ?hub_status, "progress reported");

@@ -866,6 +866,37 @@ async fn a_completed_update_carries_the_new_workspace_id_in_its_event() {
 }
 
 #[tokio::test]
+async fn a_completed_update_carries_an_adoption_in_its_event_and_null_is_none() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let record = seen.clone();
+    let events = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            let d: Value = serde_json::from_str(r.entries()[0].detail().unwrap()).unwrap();
+            record.lock().unwrap().push(d);
+            true
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let d = deps(&[], &[&events], settings_with_bus());
+    let mut input = fixture("update.json");
+    input["hub"] = json!({"enabled": false});
+    input["status"] = json!("COMPLETED");
+    input["targetWorkspaceId"] = json!("ws-abcd99999");
+    input["adoption"] = json!({"adopted": true, "evidence": "relatedWorkspacesNameSource"});
+    handle(input.clone(), &d).await.unwrap();
+    // ReportCompleted copies start-migration's `adoption`, null for an answered migration.
+    input["adoption"] = Value::Null;
+    handle(input, &d).await.unwrap();
+    assert_eq!(events.num_calls(), 2);
+    let details = seen.lock().unwrap().clone();
+    assert_eq!(details.len(), 2);
+    assert_eq!(
+        details[0]["adoption"],
+        json!({"adopted": true, "evidence": "relatedWorkspacesNameSource"})
+    );
+    assert_eq!(details[1].get("adoption"), None);
+}
+
+#[tokio::test]
 async fn update_bot_with_hub_disabled_publishes_only() {
     let hub = HubRules::ok();
     let events = events_ok("Migration Progress");
