@@ -12,6 +12,7 @@ use fleetshift_core::contract::{
     Adoption, AdoptionEvidence, HubStatus, MigrationProgress, Reason, Status, TaskRef,
     WaveFinished, WaveRegistered,
 };
+use fleetshift_core::plan::MAX_WORKSPACES_PER_WAVE;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -699,13 +700,23 @@ async fn heavy_migration_hub_throttling_at_400_workspaces_never_stops_the_wave()
     }
 }
 
+/// The published `Wave Finished` summary (every part, in order).
+fn wave_finished(stack: &LocalStack) -> Vec<WaveFinished> {
+    stack
+        .cloud
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
+        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Finished detail"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspace() {
-    // Ten of twelve WorkSpaces fail with a 28,000-character error message each: their results
-    // together pass Step Functions' 256 KiB state limit, so the WorkSpaces Map itself fails with
-    // States.DataLimitExceeded. The wave must still reach Finish and name every WorkSpace (the
-    // summary says the results were lost), and the report must still tell the two that moved
-    // from the ten that did not, from the items' own progress events.
+async fn long_error_messages_no_longer_overflow_the_workspaces_map() {
+    // Ten of twelve WorkSpaces fail with a 28,000-character error message each. Before item
+    // results were bounded, their results together passed Step Functions' 256 KiB state limit and
+    // the WorkSpaces Map failed (every result lost). Each result now keeps the caught Error and a
+    // fixed Cause, so the Map returns every result; the full message is in the progress events.
     let p = plan(12, json!({}));
     let long = "x".repeat(28_000);
     let rules: Vec<Value> = (0..10)
@@ -722,28 +733,29 @@ async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspac
         "{}",
         report.render()
     );
-    let summary: WaveFinished = stack
-        .cloud
-        .events()
-        .iter()
-        .find(|e| e.detail_type == fleetshift_core::events::WAVE_FINISHED)
-        .map(|e| serde_json::from_str(&e.detail).expect("a Wave Finished detail"))
-        .expect("the summary was published");
+    let summary = &wave_finished(&stack)[0];
     assert_eq!(summary.mapping.len(), 12);
-    for m in &summary.mapping {
-        assert_eq!(m.status, Status::Failed, "{m:?}");
-        assert_eq!(m.reason, Some(Reason::ResultLost), "{m:?}");
-        assert!(
-            m.cause
-                .as_deref()
-                .is_some_and(|c| c.contains("States.DataLimitExceeded")),
-            "{m:?}"
-        );
-    }
     let migrations = stack.cloud.migrations();
     assert_eq!(migrations.len(), 2);
+    for m in &summary.mapping {
+        assert_eq!(m.reason, None, "{m:?}");
+        if migrations
+            .iter()
+            .any(|g| g.source_workspace_id == m.source_workspace_id)
+        {
+            assert_eq!(m.status, Status::Completed, "{m:?}");
+        } else {
+            assert_eq!(m.status, Status::Failed, "{m:?}");
+            assert_eq!(
+                m.cause.as_deref(),
+                Some(
+                    "AccessDenied: the full cause is in this item's FAILED Migration Progress \
+                     event and in the execution history"
+                )
+            );
+        }
+    }
     for w in &report.workspaces {
-        assert_eq!(w.read_from, ReadFrom::ProgressEvent, "{w:?}");
         let migrated = migrations
             .iter()
             .find(|m| m.source_workspace_id == w.source_workspace_id);
@@ -755,17 +767,109 @@ async fn a_wave_whose_results_overflow_256_kib_still_accounts_for_every_workspac
                     Some(m.target_workspace_id.as_str())
                 );
             }
-            None => {
-                assert_eq!(w.status, "FAILED", "{w:?}");
-                assert!(
-                    w.cause
-                        .as_deref()
-                        .unwrap_or_default()
-                        .contains("AccessDenied"),
-                    "{w:?}"
-                );
-            }
+            None => assert_eq!(w.status, "FAILED", "{w:?}"),
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_hundred_workspaces_failing_with_long_messages_keep_their_own_results() {
+    // A plan's maximum (400 WorkSpaces), each refused by MigrateWorkspace with a 2,048-character
+    // message: before item results were bounded, 400 copies of the cause passed the 256 KiB state
+    // limit and the WorkSpaces Map failed (every result lost). Each result now keeps the caught
+    // Error and a fixed Cause; the full message is in the item's FAILED progress event.
+    let p = plan(MAX_WORKSPACES_PER_WAVE, json!({}));
+    let long = "m".repeat(2_048);
+    let rules: Vec<Value> = (0..MAX_WORKSPACES_PER_WAVE)
+        .map(|i| {
+            json!({"operation": "MigrateWorkspace", "id": ws_id(i),
+                   "fail": {"error": "AccessDeniedException", "message": long}})
+        })
+        .collect();
+    let (stack, report) = run(&p, json!({"rules": rules})).await;
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    assert_eq!(report.error.as_deref(), Some("WaveFailed"));
+    assert!(stack.cloud.migrations().is_empty());
+    let summaries = wave_finished(&stack);
+    assert!(!summaries.is_empty(), "the summary was published");
+    let mapping: Vec<_> = summaries.iter().flat_map(|s| &s.mapping).collect();
+    assert_eq!(mapping.len(), 400);
+    for i in 0..MAX_WORKSPACES_PER_WAVE {
+        let m = mapping
+            .iter()
+            .find(|m| m.source_workspace_id == ws_id(i))
+            .unwrap_or_else(|| panic!("{} not in the summary", ws_id(i)));
+        assert_eq!(m.status, Status::Failed, "{m:?}");
+        assert_eq!(m.reason, None, "{m:?}");
+        assert_eq!(
+            m.cause.as_deref(),
+            Some(
+                "AccessDenied: the full cause is in this item's FAILED Migration Progress event \
+                 and in the execution history"
+            )
+        );
+    }
+    assert_eq!(summaries[0].counts.failed, 400);
+    // The full message is in each item's own FAILED progress event (cut to the Hub's 2,500).
+    for w in &report.workspaces {
+        assert_eq!(w.status, "FAILED", "{w:?}");
+    }
+    let failed_events = stack
+        .cloud
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == fleetshift_core::events::ITEM_PROGRESS)
+        .filter(|e| e.detail.contains("\"FAILED\"") && e.detail.contains(&long))
+        .count();
+    assert_eq!(failed_events, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_gate_closed_by_a_long_error_names_four_hundred_workspaces_not_started() {
+    // The image check fails with a 2,048-character message: before the gate's cause was stored
+    // once per wave, WorkspacesNotStarted copied it into each of 400 items, passed 256 KiB and
+    // (with no Catch) killed the execution with no summary.
+    let p = plan(
+        MAX_WORKSPACES_PER_WAVE,
+        json!({"image": {"imageId": "wsi-e2eimage03"}}),
+    );
+    let long = "g".repeat(2_048);
+    let (stack, report) = run(
+        &p,
+        json!({"rules": [{"operation": "DescribeCustomWorkspaceImageImport",
+                          "fail": {"error": "AccessDeniedException", "message": long}}]}),
+    )
+    .await;
+    assert_eq!(report.status, "FAILED", "{}", report.render());
+    assert_eq!(report.error.as_deref(), Some("ImageImportNotReady"));
+    assert!(stack.cloud.migrations().is_empty());
+    let summaries = wave_finished(&stack);
+    assert!(!summaries.is_empty(), "the summary was published");
+    // The gate's cause once, for the wave.
+    assert!(
+        summaries[0]
+            .counts
+            .cause
+            .starts_with("the image gate closed: checking BYOL image import wsi-e2eimage03 failed"),
+        "{}",
+        summaries[0].counts.cause
+    );
+    let mapping: Vec<_> = summaries.iter().flat_map(|s| &s.mapping).collect();
+    assert_eq!(mapping.len(), 400);
+    for i in 0..MAX_WORKSPACES_PER_WAVE {
+        let m = mapping
+            .iter()
+            .find(|m| m.source_workspace_id == ws_id(i))
+            .unwrap_or_else(|| panic!("{} not in the summary", ws_id(i)));
+        assert_eq!(m.status, Status::NotStarted, "{m:?}");
+        assert_eq!(m.reason, Some(Reason::GateClosed), "{m:?}");
+        assert_eq!(
+            m.cause.as_deref(),
+            Some("not started: the image gate closed (the wave's cause says why)")
+        );
+    }
+    for w in &report.workspaces {
+        assert_eq!(w.status, "NOT_STARTED", "{w:?}");
     }
 }
 

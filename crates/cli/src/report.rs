@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use cloud_local::{HubTaskSnapshot, RecordedEvent};
 use fleetshift_core::contract::{
-    Adoption, BotResult, CaughtError, MigrationProgress, Reason, StandbyResult, Status, TaskRef,
-    WaveFinished, WorkspaceResult,
+    Adoption, BOUNDED_CAUSE, BotResult, CaughtError, MigrationProgress, Reason, StandbyResult,
+    Status, TaskRef, WaveFinished, WorkspaceResult,
 };
 use fleetshift_core::events;
 use push_hub_update::{PlannedBot, PlannedWorkspace};
@@ -179,6 +179,13 @@ impl WaveReport {
                     read_from: ReadFrom::Plan,
                 }
             };
+            let mut row = row;
+            row.cause = full_cause(
+                row.cause,
+                progress.get(&TaskRef::Workspace {
+                    id: row.source_workspace_id.clone(),
+                }),
+            );
             workspaces.push(row);
         }
         // Rows the summary has beyond the plan stay visible.
@@ -232,6 +239,14 @@ impl WaveReport {
                     read_from: ReadFrom::Plan,
                 }
             };
+            let mut row = row;
+            row.cause = full_cause(
+                row.cause,
+                progress.get(&TaskRef::LexBot {
+                    id: row.v1_bot_name.clone(),
+                    version: row.v1_bot_version.clone(),
+                }),
+            );
             bots.push(row);
         }
         bots.extend(summary_bots.iter().map(|r| bot_row(r, ReadFrom::Summary)));
@@ -486,6 +501,27 @@ fn progress_outcome(event: &MigrationProgress, ended: &str) -> Option<(String, O
                 detail.map(|d| format!(": {d}")).unwrap_or_default()
             )),
         )),
+    }
+}
+
+/// A result keeps a caught error's code and [`BOUNDED_CAUSE`] only: the full cause is read back
+/// from the item's FAILED progress event (`<Error>: <Cause>`, cut to Migration Hub's limit) and
+/// shown as its code and message once, as the result showed it before it was bounded.
+fn full_cause(cause: Option<String>, event: Option<&MigrationProgress>) -> Option<String> {
+    let bounded = cause.as_deref().is_some_and(|c| c.ends_with(BOUNDED_CAUSE));
+    let detail = event
+        .filter(|e| bounded && e.status == Status::Failed)
+        .and_then(|e| e.status_detail.as_deref());
+    match detail.and_then(|d| d.split_once(": ")) {
+        Some((error, caught)) => Some(
+            CaughtError {
+                error: error.to_owned(),
+                cause: Some(caught.to_owned()),
+            }
+            .to_cause()
+            .to_string(),
+        ),
+        None => cause,
     }
 }
 

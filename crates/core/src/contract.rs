@@ -65,6 +65,10 @@ pub enum Reason {
     /// `finish` found no result for a planned item: its iteration failed outside the item's own
     /// error handling (or the bots Map failed).
     NoResult,
+    /// NOT_STARTED because the image gate closed: the gate's cause is stored once for the wave
+    /// (the `Wave Finished` summary's `cause` and the execution's), never copied into each item,
+    /// so 400 items stay far below Step Functions' 256 KiB state limit.
+    GateClosed,
 }
 
 impl Reason {
@@ -264,25 +268,41 @@ pub struct BotResult {
     pub reason: Option<Reason>,
 }
 
+/// The `Cause` an item result keeps of a caught error (states `ItemError` and `BotError`): the
+/// caught `Cause` has no bound (AWS's message, a function's), and 400 of them would pass Step
+/// Functions' 256 KiB state limit; the full cause is in the item's FAILED progress event
+/// (`statusDetail`) and the execution history, where the report reads it back.
+pub const BOUNDED_CAUSE: &str =
+    "the full cause is in this item's FAILED Migration Progress event and in the execution history";
+
+/// What an item closed out by the image gate shows: the gate's own cause is the wave's.
+pub const GATE_CLOSED_CAUSE: &str =
+    "not started: the image gate closed (the wave's cause says why)";
+
 impl WorkspaceResult {
     /// Why it did not complete, for an operator: a caught error as its code and message once
-    /// ([`CaughtError::to_cause`]), else the cause in words.
+    /// ([`CaughtError::to_cause`]), else the cause in words, else what its `reason` says.
     pub fn shown_cause(&self) -> Option<String> {
-        shown(self.error.as_ref(), self.cause.as_deref())
+        shown(self.error.as_ref(), self.cause.as_deref(), self.reason)
     }
 }
 
 impl BotResult {
     /// Why it did not complete, for an operator (see [`WorkspaceResult::shown_cause`]).
     pub fn shown_cause(&self) -> Option<String> {
-        shown(self.error.as_ref(), self.cause.as_deref())
+        shown(self.error.as_ref(), self.cause.as_deref(), self.reason)
     }
 }
 
-fn shown(error: Option<&CaughtError>, cause: Option<&str>) -> Option<String> {
+fn shown(
+    error: Option<&CaughtError>,
+    cause: Option<&str>,
+    reason: Option<Reason>,
+) -> Option<String> {
     error
         .map(|e| e.to_cause().to_string())
         .or_else(|| cause.map(str::to_owned))
+        .or_else(|| (reason == Some(Reason::GateClosed)).then(|| GATE_CLOSED_CAUSE.to_owned()))
 }
 
 /// What the `CreateStandby` state left in a WorkSpace's result: create-standby's answer, or the
@@ -535,6 +555,31 @@ pub struct WaveSummary {
 mod tests {
     use super::*;
     use crate::{AwsError, ErrorKind};
+
+    #[test]
+    fn an_item_closed_out_by_the_gate_shows_where_the_cause_is() {
+        let w: WorkspaceResult = serde_json::from_value(serde_json::json!({
+            "sourceWorkspaceId": "ws-1", "status": "NOT_STARTED", "reason": "gateClosed"
+        }))
+        .unwrap();
+        assert_eq!(w.reason, Some(Reason::GateClosed));
+        assert_eq!(
+            w.shown_cause().as_deref(),
+            Some("not started: the image gate closed (the wave's cause says why)")
+        );
+        // A bounded caught error (ItemError keeps Error and a fixed Cause) shows both.
+        let w: WorkspaceResult = serde_json::from_value(serde_json::json!({
+            "sourceWorkspaceId": "ws-2", "status": "FAILED",
+            "error": {"Error": "AccessDenied", "Cause": "the full cause is in this item's FAILED Migration Progress event and in the execution history"}
+        }))
+        .unwrap();
+        assert_eq!(
+            w.shown_cause().as_deref(),
+            Some(
+                "AccessDenied: the full cause is in this item's FAILED Migration Progress event and in the execution history"
+            )
+        );
+    }
 
     #[test]
     fn an_aws_error_s_message_reads_back_as_its_code_and_message() {

@@ -101,6 +101,10 @@ pub struct FinishInput {
     /// [`BotResult`](fleetshift_core::contract::BotResult)s).
     #[serde(default, deserialize_with = "lenient_list")]
     pub bots: Vec<Value>,
+    /// The image gate's cause (`ReportImageGate` only): stored once for the wave, in the
+    /// summary's `cause`, while each item says only `reason: gateClosed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_cause: Option<String>,
 }
 
 /// A planned WorkSpace as `$.plan.workspaces` lists it; its other fields are ignored.

@@ -79,7 +79,15 @@ pub(crate) async fn finish(input: FinishInput, deps: &Deps) -> Result<WaveSummar
         standby_failed: standby_failures.len(),
         unreadable: ws.unreadable.len() + bots.unreadable.len(),
         unplanned: ws.unplanned().count() + bots.unplanned().count(),
-        cause: summary(&ws, &bots, &standby_failures),
+        cause: match input.gate_cause.as_deref() {
+            // The gate's cause is said once, for the wave; its items carry only `gateClosed`.
+            Some(gate) => format!(
+                "the image gate closed: {}. {}",
+                truncate_chars(gate, MAX_STATUS_DETAIL_CHARS),
+                summary(&ws, &bots, &standby_failures)
+            ),
+            None => summary(&ws, &bots, &standby_failures),
+        },
     };
 
     // The event carries each result whole (its standby too); the summary only what the wave's
